@@ -1,0 +1,63 @@
+"""What every command-line tool shares: exit codes, errors, text and JSON output.
+
+Exit codes follow ``cl_status``: 0 success, 1 a negative answer (node dead,
+stack stopped), 2 bad usage, 11 parameter error, 12 timeout / stack not
+answering, 13 unknown error.  Tools print one clear line on stderr and never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from cluster.bus.client import BusError, NotRunning, RemoteError
+
+EXIT_OK = 0
+EXIT_NEGATIVE = 1
+EXIT_USAGE = 2
+EXIT_PARAMETER = 11
+EXIT_NOT_RUNNING = 12
+EXIT_UNKNOWN = 13
+
+
+def fail(tool: str, message: str, code: int) -> NoReturn:
+    print(f"{tool}: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def run_tool(tool: str, body: Callable[[], int]) -> int:
+    """Run a tool's body, turning bus failures into one line and an exit code."""
+    try:
+        return body()
+    except NotRunning as err:
+        print(f"{tool}: the cluster stack is not running or not answering ({err})",
+              file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except RemoteError as err:
+        print(f"{tool}: {err}", file=sys.stderr)
+        return EXIT_NEGATIVE
+    except BusError as err:
+        print(f"{tool}: {err}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    except KeyboardInterrupt:
+        return EXIT_UNKNOWN
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    """Left-aligned columns, for people."""
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return "\n".join(lines)

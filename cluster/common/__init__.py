@@ -1,0 +1,1 @@
+"""Plumbing that knows nothing about clusters: logging and rate limits."""

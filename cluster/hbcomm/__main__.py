@@ -1,0 +1,7 @@
+"""``python -m cluster.hbcomm``: started by cluster-mcp."""
+
+import sys
+
+from cluster.runtime.daemon import BusOnlyService, run_daemon
+
+sys.exit(run_daemon("hbcomm", BusOnlyService))

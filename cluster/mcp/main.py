@@ -1,0 +1,214 @@
+"""``cluster-mcp``: the master control process.
+
+Loads and checks the configuration, spawns the child table, keeps every
+child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` on
+``mcp.ctl``, re-reads the configuration on SIGHUP, and on SIGTERM stops the
+children in reverse order and exits 0 leaving no process or socket behind.
+``--check`` validates a configuration directory and prints what it
+understood without starting anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import zmq
+from setproctitle import setproctitle
+
+from cluster import __version__
+from cluster.bus import endpoints
+from cluster.bus.loop import Loop
+from cluster.bus.messages.mcp import ChildrenResult, GetChildren
+from cluster.bus.server import ControlServer, Publisher
+from cluster.common.logs import setup_logging
+from cluster.config.confdir import ClusterConfig, describe, load_config
+from cluster.config.errors import ConfigError
+from cluster.mcp.children import child_table
+from cluster.mcp.supervisor import Supervisor
+from cluster.runtime.daemon import EXIT_CONFIG
+from cluster.runtime.paths import NodePaths, add_node_arguments, paths_from_args
+
+log = logging.getLogger(__name__)
+
+TITLE = "cluster: master control process"
+PID_FILE = "cluster-mcp.pid"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cluster-mcp",
+        description="Master control process of the cluster stack: starts and supervises "
+                    "hbcomm, ccm, crmd and the other daemons for this node.")
+    add_node_arguments(parser)
+    parser.add_argument("--check", action="store_true",
+                        help="validate the configuration, print what was understood, and exit")
+    parser.add_argument("--daemon", action="store_true",
+                        help="detach from the terminal (default: run in the foreground)")
+    parser.add_argument("--console", action="store_true",
+                        help="also log to standard error")
+    parser.add_argument("--version", action="version", version=f"cluster-mcp {__version__}")
+    return parser
+
+
+def _running_mcp(pid_file: Path) -> int | None:
+    """The pid of a live master control process that owns this run dir, if any."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if TITLE.encode() in cmdline and pid != os.getpid() else None
+
+
+def _notify_systemd(state: str) -> None:
+    """sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(state.encode(), address)
+        except OSError as err:
+            log.warning("could not notify systemd: %s", err)
+
+
+def _daemonize() -> None:
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+class MasterControl:
+    """The running master control process of one node."""
+
+    def __init__(self, config: ClusterConfig, paths: NodePaths, debug: int) -> None:
+        self.config = config
+        self.paths = paths
+        self.debug = debug
+        self.loop = Loop()
+        self.started = self.loop.clock()
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.publisher = Publisher(self.ctx, paths.run_dir, "mcp")
+        self.server = ControlServer(self.ctx, self.loop, paths.run_dir, "mcp",
+                                    {GetChildren: self._get_children}, self.started)
+        self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,
+                                     lambda event: self.publisher.publish("child", event))
+        self._stopping = False
+
+    def _get_children(self, _msg: GetChildren) -> ChildrenResult:
+        return ChildrenResult(node=self.config.local_node, mcp_pid=os.getpid(),
+                              uptime=self.loop.clock() - self.started,
+                              children=self.supervisor.info())
+
+    def run(self) -> int:
+        self.loop.add_signal(signal.SIGCHLD, lambda _s: self.supervisor.reap())
+        self.loop.add_signal(signal.SIGTERM, self._on_term)
+        self.loop.add_signal(signal.SIGINT, self._on_term)
+        self.loop.add_signal(signal.SIGHUP, self._on_hup)
+        self.supervisor.start_all()
+        _notify_systemd("READY=1")
+        try:
+            self.loop.run()
+        finally:
+            self.supervisor.kill_everything()
+            self.server.close()
+            self.publisher.close()
+            self.ctx.term()
+            self.loop.close()
+        return 0
+
+    def _on_term(self, signum: int) -> None:
+        if self._stopping:
+            log.info("shutdown already in progress")
+            return
+        self._stopping = True
+        log.info("%s received; stopping all children in reverse order",
+                 signal.Signals(signum).name)
+        _notify_systemd("STOPPING=1")
+        self.supervisor.stop_all(self._all_stopped)
+
+    def _all_stopped(self) -> None:
+        log.info("all children stopped; master control process exiting")
+        self.loop.stop()
+
+    def _on_hup(self, _signum: int) -> None:
+        try:
+            new = load_config(self.paths.conf_dir, self.config.local_node)
+        except ConfigError as err:
+            log.error("configuration not reloaded, keeping the running one: %s", err)
+            return
+        for warning in new.warnings:
+            log.warning("%s", warning)
+        self.config = new
+        log.info("configuration re-read from %s", self.paths.conf_dir)
+        self.supervisor.replace_specs(child_table(new, self.paths, self.debug))
+        self.supervisor.signal_all(signal.SIGHUP)
+
+
+def _remove_leftovers(paths: NodePaths) -> None:
+    for pattern in ("*.ctl", "*.pub", PID_FILE):
+        for path in paths.run_dir.glob(pattern):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    paths = paths_from_args(args)
+    try:
+        config = load_config(paths.conf_dir, args.node)
+    except ConfigError as err:
+        print(f"cluster-mcp: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check:
+        print(describe(config))
+        return 0
+    try:
+        endpoints.prepare_run_dir(paths.run_dir)
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"cluster-mcp: cannot prepare directories: {err}", file=sys.stderr)
+        return 1
+    pid_file = paths.run_dir / PID_FILE
+    other = _running_mcp(pid_file)
+    if other is not None:
+        print(f"cluster-mcp: already running as pid {other} for {paths.run_dir}", file=sys.stderr)
+        return 1
+    if args.daemon:
+        _daemonize()
+    setproctitle(TITLE)
+    ha = config.ha
+    setup_logging("mcp", config.local_node, paths.log_dir, logfile=ha.logfile,
+                  debugfile=ha.debugfile, logfacility=ha.logfacility,
+                  debug=max(ha.debug, args.debug), console=args.console)
+    log.info("cluster %s starting on node %s (config %s)", __version__, config.local_node,
+             paths.conf_dir)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    _remove_leftovers(paths)
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        return MasterControl(config, paths, args.debug).run()
+    finally:
+        _remove_leftovers(paths)
+        log.info("master control process stopped")
+

@@ -1,0 +1,244 @@
+"""Runs the child table: spawns, reaps, respawns and stops processes.
+
+The shell around :class:`cluster.mcp.child.Child`: it owns the Popen
+objects, turns SIGCHLD into ``Child.exited`` calls, carries out the
+actions the machines return, logs every transition and publishes it on
+``mcp.pub`` topic ``child``.  Shutdown stops children one at a time in
+reverse start order, SIGTERM first and SIGKILL after the child's stop
+timeout, as Heartbeat does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cluster.bus.loop import Loop, Timer
+from cluster.bus.messages.mcp import ChildInfo, ChildStateChanged
+from cluster.mcp.child import Child, ChildState, GiveUp, NoRespawn, Spawn, SpawnAt, Terminate
+from cluster.mcp.children import ChildSpec
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[ChildStateChanged], None]
+
+
+class _Managed:
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.machine = Child(spec.name)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.timers: list[Timer] = []
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+
+def _user_kwargs(user: str) -> dict[str, object]:
+    if user == "root" or os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(user)
+    groups = os.getgrouplist(user, entry.pw_gid)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": groups}
+
+
+class Supervisor:
+    def __init__(self, loop: Loop, specs: Sequence[ChildSpec], log_dir: Path,
+                 publish: Publish, env: dict[str, str] | None = None) -> None:
+        self._loop = loop
+        self._children = [_Managed(spec) for spec in specs]
+        self._log_dir = log_dir
+        self._publish = publish
+        self._env = env
+        self._stopping = False
+        self._on_stopped: Callable[[], None] | None = None
+
+    # -- queries -------------------------------------------------------------
+    def info(self) -> tuple[ChildInfo, ...]:
+        return tuple(
+            ChildInfo(name=m.spec.name, state=m.machine.state.value, pid=m.machine.pid,
+                      command=m.spec.command, restarts=m.machine.restarts, user=m.spec.user)
+            for m in self._children)
+
+    def pids(self) -> dict[str, int]:
+        return {m.spec.name: m.machine.pid for m in self._children if m.machine.pid is not None}
+
+    # -- start ---------------------------------------------------------------
+    def start_all(self) -> None:
+        for managed in self._children:
+            self._apply(managed, managed.machine.start())
+
+    def replace_specs(self, specs: Sequence[ChildSpec]) -> None:
+        """After a config reload: stop children no longer wanted, start new ones."""
+        wanted = {spec.name: spec for spec in specs}
+        for managed in list(self._children):
+            if managed.spec.name not in wanted:
+                log.info("child %s is no longer configured; stopping it", managed.spec.name)
+                self._apply(managed, managed.machine.stop())
+        known = {m.spec.name for m in self._children}
+        for spec in specs:
+            if spec.name not in known:
+                managed = _Managed(spec)
+                self._children.append(managed)
+                self._apply(managed, managed.machine.start())
+
+    def signal_all(self, signum: int) -> None:
+        for managed in self._children:
+            if managed.proc is not None and managed.machine.alive:
+                self._kill(managed, signum)
+
+    # -- reaping -------------------------------------------------------------
+    def reap(self) -> None:
+        """SIGCHLD: collect every child that exited, then act on each death."""
+        for managed in self._children:
+            proc = managed.proc
+            if proc is None or proc.poll() is None:
+                continue
+            managed.proc = None
+            self._on_exit(managed, proc.returncode)
+        self._continue_shutdown()
+
+    def _on_exit(self, managed: _Managed, returncode: int) -> None:
+        machine = managed.machine
+        pid = machine.pid
+        was_stopping = machine.state is ChildState.STOPPING
+        action = machine.exited(returncode, self._loop.clock())
+        managed.cancel_timers()
+        if was_stopping:
+            log.info("child %s (pid %s) stopped: %s", managed.spec.name, pid, machine.last_exit)
+        else:
+            log.warning("child %s (pid %s) %s", managed.spec.name, pid, machine.last_exit)
+        if self._stopping and not was_stopping and isinstance(action, Spawn | SpawnAt):
+            machine.stop()
+            self._changed(managed, "died during shutdown; not respawned")
+            return
+        if managed.spec.failfast and returncode != 0 and not was_stopping:
+            log.critical("failfast child %s died (%s); this node must be rebooted",
+                         managed.spec.name, machine.last_exit)
+        self._apply(managed, action)
+
+    # -- shutdown ------------------------------------------------------------
+    def stop_all(self, on_stopped: Callable[[], None]) -> None:
+        self._stopping = True
+        self._on_stopped = on_stopped
+        for managed in self._children:
+            if managed.machine.state in (ChildState.BACKOFF, ChildState.EXITED,
+                                         ChildState.FATAL):
+                managed.cancel_timers()
+                managed.machine.stop()
+        self._continue_shutdown()
+
+    def _continue_shutdown(self) -> None:
+        if not self._stopping:
+            return
+        for managed in reversed(self._children):
+            state = managed.machine.state
+            if state is ChildState.STOPPING:
+                return  # one at a time: wait for this one
+            if state in (ChildState.STARTING, ChildState.RUNNING):
+                self._apply(managed, managed.machine.stop())
+                return
+        callback, self._on_stopped = self._on_stopped, None
+        if callback is not None:
+            callback()
+
+    # -- carrying out actions ---------------------------------------------------
+    def _apply(self, managed: _Managed, action: object) -> None:
+        name = managed.spec.name
+        if isinstance(action, Spawn):
+            self._spawn(managed)
+        elif isinstance(action, SpawnAt):
+            log.warning("child %s died %d times in a row; respawning in %.2f s",
+                        name, managed.machine.fast_deaths, action.delay)
+            managed.timers.append(self._loop.call_at(action.when, lambda: self._retry(managed)))
+            self._changed(managed, f"backoff {action.delay:.2f} s")
+        elif isinstance(action, GiveUp):
+            log.error("child %s %s; not restarting it again", name, action.reason)
+            self._changed(managed, action.reason)
+        elif isinstance(action, NoRespawn):
+            log.info("child %s: %s; leaving it stopped", name, action.reason)
+            self._changed(managed, action.reason)
+        elif isinstance(action, Terminate):
+            log.info("stopping child %s (pid %s)", name, managed.machine.pid)
+            self._kill(managed, signal.SIGTERM)
+            managed.timers.append(self._loop.call_later(
+                managed.spec.stop_timeout, lambda: self._escalate(managed)))
+            self._changed(managed, "stop requested")
+
+    def _retry(self, managed: _Managed) -> None:
+        if managed.machine.state is ChildState.BACKOFF and not self._stopping:
+            self._spawn(managed)
+
+    def _escalate(self, managed: _Managed) -> None:
+        if managed.machine.state is ChildState.STOPPING:
+            log.error("child %s did not stop within %.0f s; killing it",
+                      managed.spec.name, managed.spec.stop_timeout)
+            self._kill(managed, signal.SIGKILL)
+
+    def _spawn(self, managed: _Managed) -> None:
+        spec = managed.spec
+        now = self._loop.clock()
+        was_restart = managed.machine.restarts > 0 and managed.machine.state is ChildState.BACKOFF
+        try:
+            output = open(self._log_dir / f"{_file_name(spec.name)}.console", "ab")  # noqa: SIM115
+        except OSError as err:
+            self._apply(managed, managed.machine.spawn_failed(now, f"cannot open its log: {err}"))
+            return
+        try:
+            with output:
+                managed.proc = subprocess.Popen(
+                    spec.argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                    process_group=0, env=self._env, close_fds=True,
+                    **_user_kwargs(spec.user))  # type: ignore[call-overload]
+        except (OSError, KeyError, subprocess.SubprocessError) as err:
+            log.error("cannot start child %s (%s): %s", spec.name, spec.command, err)
+            self._apply(managed, managed.machine.spawn_failed(now, str(err)))
+            return
+        managed.machine.spawned(managed.proc.pid, now)
+        managed.timers.append(self._loop.call_later(
+            managed.machine.policy.startsecs + 0.01, lambda: self._tick(managed)))
+        verb = "respawned" if was_restart else "started"
+        log.info("%s child %s (pid %d, user %s): %s", verb, spec.name, managed.proc.pid,
+                 spec.user, spec.command)
+        self._changed(managed, verb)
+
+    def _tick(self, managed: _Managed) -> None:
+        before = managed.machine.state
+        managed.machine.tick(self._loop.clock())
+        if managed.machine.state is not before:
+            self._changed(managed, "running")
+
+    def _kill(self, managed: _Managed, signum: int) -> None:
+        pid = managed.machine.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def _changed(self, managed: _Managed, reason: str) -> None:
+        self._publish(ChildStateChanged(name=managed.spec.name,
+                                        state=managed.machine.state.value,
+                                        pid=managed.machine.pid, reason=reason))
+
+    def kill_everything(self) -> None:
+        """Last resort on exit: no child may outlive the master control process."""
+        for managed in self._children:
+            if managed.proc is not None and managed.proc.poll() is None:
+                try:
+                    os.killpg(managed.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                managed.proc.wait()
+
+
+def _file_name(name: str) -> str:
+    return name.replace(":", "-").replace("/", "_")

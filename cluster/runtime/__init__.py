@@ -1,0 +1,1 @@
+"""What every daemon process shares: paths, arguments and the daemon shell."""
