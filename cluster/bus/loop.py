@@ -10,6 +10,8 @@ loop goes on, because one bad message must never stop a daemon.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -84,10 +86,8 @@ class Loop:
     # -- running ------------------------------------------------------------
     def stop(self) -> None:
         self._running = False
-        try:
+        with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass
 
     def run(self) -> None:
         self._running = True
@@ -113,10 +113,8 @@ class Loop:
             signal.set_wakeup_fd(self._old_wakeup_fd if self._old_wakeup_fd is not None else -1)
             self._signal_handlers.clear()
         for fd in (self._wake_r, self._wake_w):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     # -- internals ----------------------------------------------------------
     def _timeout_ms(self, max_wait: float | None) -> int:
@@ -144,7 +142,7 @@ class Loop:
         for signum in signums:
             handler = self._signal_handlers.get(signum)
             if handler is not None:
-                self._guarded(lambda h=handler, s=signum: h(s))
+                self._guarded(functools.partial(handler, signum))
 
     def _run_due_timers(self) -> None:
         now = self.clock()

@@ -11,6 +11,7 @@ be, and logged at a limited rate; it never reaches a handler.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -54,10 +55,8 @@ class Responder:
 
 def bind_ipc(sock: zmq.Socket[Any], run_dir: Path, path: Path, endpoint: str) -> None:
     """Bind, replacing a stale socket file left by a crashed predecessor."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    except FileNotFoundError:
-        pass
     sock.bind(endpoint)
     endpoints.restrict_socket_file(path)
 

@@ -11,6 +11,7 @@ understood without starting anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -164,10 +165,8 @@ class MasterControl:
 def _remove_leftovers(paths: NodePaths) -> None:
     for pattern in ("*.ctl", "*.pub", PID_FILE):
         for path in paths.run_dir.glob(pattern):
-            try:
+            with contextlib.suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

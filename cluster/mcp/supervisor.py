@@ -10,6 +10,7 @@ timeout, as Heartbeat does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -111,8 +112,8 @@ class Supervisor:
         was_stopping = machine.state is ChildState.STOPPING
         action = machine.exited(returncode, self._loop.clock())
         managed.cancel_timers()
-        if was_stopping:
-            log.info("child %s (pid %s) stopped: %s", managed.spec.name, pid, machine.last_exit)
+        if was_stopping or isinstance(action, NoRespawn):
+            log.info("child %s (pid %s) %s", managed.spec.name, pid, machine.last_exit)
         else:
             log.warning("child %s (pid %s) %s", managed.spec.name, pid, machine.last_exit)
         if self._stopping and not was_stopping and isinstance(action, Spawn | SpawnAt):
@@ -219,10 +220,8 @@ class Supervisor:
         pid = managed.machine.pid
         if pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
 
     def _changed(self, managed: _Managed, reason: str) -> None:
         self._publish(ChildStateChanged(name=managed.spec.name,
@@ -233,10 +232,8 @@ class Supervisor:
         """Last resort on exit: no child may outlive the master control process."""
         for managed in self._children:
             if managed.proc is not None and managed.proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(managed.proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
                 managed.proc.wait()
 
 
