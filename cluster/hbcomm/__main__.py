@@ -1,7 +1,8 @@
-"""``python -m cluster.hbcomm``: started by cluster-mcp."""
+"""``python -m cluster.hbcomm``: the heartbeat transport, started by cluster-mcp."""
 
 import sys
 
-from cluster.runtime.daemon import BusOnlyService, run_daemon
+from cluster.hbcomm.service import HbcommService
+from cluster.runtime.daemon import run_daemon
 
-sys.exit(run_daemon("hbcomm", BusOnlyService))
+sys.exit(run_daemon("hbcomm", HbcommService))

@@ -98,6 +98,12 @@ class _Relay:
             self.plugged = True
         elif len(words) == 2 and words[0] == "flush" and words[1] in ("0", "1"):
             self.ends[int(words[1])].flush()
+        elif len(words) == 3 and words[0] == "inject" and words[1] in ("0", "1"):
+            # Line noise: bytes arrive at that end as if the other side sent them.
+            try:
+                self.ends[int(words[1])].deliver(bytes.fromhex(words[2]))
+            except ValueError:
+                return "error inject takes hex bytes"
         elif words == ["stats"]:
             return f"ok stats {self.relayed} {self.dropped}"
         else:

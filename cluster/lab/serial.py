@@ -96,6 +96,10 @@ class SerialLink:
         """Drop bytes waiting unread at `node`'s end (used when a node boots)."""
         self._command(f"flush {self._end(node)}")
 
+    def inject(self, node: Node, data: bytes) -> None:
+        """Line noise: `data` arrives at `node`'s tty as if the far end had sent it."""
+        self._command(f"inject {self._end(node)} {data.hex()}")
+
     def counters(self) -> tuple[int, int]:
         """(bytes relayed, bytes dropped by a pulled cable) since creation."""
         words = self._command("stats").split()

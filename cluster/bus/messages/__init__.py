@@ -6,4 +6,4 @@ Events are past-tense facts, requests are imperatives, replies end in
 so nobody hand-builds another daemon's messages.
 """
 
-from cluster.bus.messages import ccm, common, hbcomm, mcp  # noqa: F401
+from cluster.bus.messages import ccm, common, crmd, hbcomm, mcp  # noqa: F401

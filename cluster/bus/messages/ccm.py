@@ -37,3 +37,73 @@ class ViewChanged:
 @dataclass(frozen=True, slots=True)
 class GetView:
     """Ask for the current view; the reply is a ViewChanged."""
+
+
+# --- ccm to ccm, across nodes (cluster messages of type "ccm") ----------------
+#
+# The protocol is described in cluster/ccm/membership.py.  `reach` is the
+# set of nodes the sender's hbcomm reports "up"/"active", sorted, the sender
+# included; `max_instance` is the highest instance the sender has seen, so
+# every message spreads it and a restarted ccm never reuses a lower one.
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CcmStateAnnounced:
+    """A ccm's state, broadcast on every change and every announce interval.
+
+    `leader` is the node this ccm wants to coordinate its membership (the
+    lowest name it can follow); `instance`/`members` its current view
+    (0 and () before its first).  `reply_wanted` asks every peer to answer
+    with its own state (a ccm that just started).
+    """
+
+    reach: tuple[str, ...]
+    leader: str
+    instance: int
+    members: tuple[str, ...]
+    max_instance: int
+    reply_wanted: bool = False
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CcmJoin:
+    """A coordinator opens a round: the proposed nodes are asked to answer."""
+
+    round: int
+    proposal: tuple[str, ...]
+    max_instance: int
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CcmJoinResult:
+    """Answer to CcmJoin.  `accepted` False: the sender follows `leader` instead."""
+
+    round: int
+    accepted: bool
+    leader: str
+    reach: tuple[str, ...]
+    max_instance: int
+    instance: int
+    members: tuple[str, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CcmGroup:
+    """One view of a decision: these members adopt this instance."""
+
+    instance: int
+    members: tuple[str, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CcmViewDecided:
+    """The coordinator's decision for a round: every participant is in one group."""
+
+    round: int
+    groups: tuple[CcmGroup, ...]
+    max_instance: int

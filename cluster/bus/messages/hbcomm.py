@@ -54,6 +54,7 @@ class NodeStatusChanged:
     status: str
     previous: str
     reason: str = ""
+    silent_for: float = 0.0     # for "dead": seconds since the node was last heard
 
 
 @message
@@ -94,3 +95,30 @@ class ClusterMessage:
     mtype: str
     body: bytes
     dest: str | None = None
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class GetParameter:
+    """An ha.cf value as Heartbeat serves it to ``cl_status hbparameter``."""
+
+    name: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class ParameterResult:
+    name: str
+    value: str | None      # None: not set
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class GetCounters:
+    """Traffic and hostile-input counters, for operators and tests."""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CountersResult:
+    counters: dict[str, int]

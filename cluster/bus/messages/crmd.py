@@ -1,0 +1,210 @@
+"""Messages of crmd, the resource manager (``crmd.ctl``, ``crmd.pub``, peers).
+
+Cross-node messages travel through hbcomm as cluster messages of type
+``crmd`` (:data:`MTYPE`) whose body is one encoded message of this module:
+
+* :class:`NodeResources` — every node broadcasts its own report (what it
+  holds, fail counts, leaving/standby, takeover wishes) on every change and
+  whenever a new view forms.  Reports are the only source of resource state.
+* :class:`Command` — the designated coordinator (DC) tells one node to start,
+  stop or restart one group; it carries the membership instance it was
+  decided in and the node ignores it in any other instance.
+* :class:`CleanupRequested` — forget fail counts and failed actions on every
+  node (``crm_resource --cleanup``).
+
+Local requests on ``crmd.ctl``: :class:`GetStatus` (answered at once with
+:class:`StatusResult`), :class:`Standby` and :class:`Takeover` (answered once
+the move completed or timed out), :class:`CleanupResource`.  Events on
+``crmd.pub``: topic ``group`` carries :class:`GroupStateChanged` for every
+local group state change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cluster.bus.catalogue import message
+
+#: hbcomm cluster-message type of crmd's cross-node messages.
+MTYPE = "crmd"
+
+#: Values of ``Standby.which`` / ``Takeover.which`` / ``NodeResources.standby``.
+WHICH = ("all", "local", "foreign", "failback")
+
+
+# --- cross-node -----------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class GroupReport:
+    """One group as its reporting node holds it.
+
+    ``state``: stopped | starting | started | stopping | failed.  ``resources``
+    holds one word per resource in haresources order (started | stopped |
+    failed | unknown).  ``since`` is the membership instance in which the group
+    was started here (0: adopted before the first view).
+    """
+
+    key: str
+    state: str
+    fail_count: int
+    since: int
+    resources: tuple[str, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class FailedAction:
+    """One failed operation, kept (and reported) until a cleanup clears it."""
+
+    node: str
+    group: str
+    resource: str       # the resource's id (ResourceSpec.id)
+    agent: str
+    action: str         # start | stop | monitor | probe
+    interval: float     # seconds; 0 for one-shot operations
+    outcome: str        # the executor's outcome text: "not running", "failed", ...
+    rc: int | None
+    detail: str
+    when: float         # wall-clock time (time.time()) of the failure
+    duration: float
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class NodeResources:
+    """A node's report of itself, broadcast to every node.
+
+    ``instance`` is the membership instance the sender was in; ``joined`` the
+    first instance its crmd saw itself a member of.  ``standby`` is "" or one
+    of local | foreign | all (the groups it refuses, from its point of view);
+    ``wants`` the group keys it asked to take over (hb_takeover).
+    """
+
+    node: str
+    seq: int
+    instance: int
+    joined: int
+    leaving: bool
+    standby: str
+    wants: tuple[str, ...]
+    groups: tuple[GroupReport, ...]
+    failures: tuple[FailedAction, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Command:
+    """From the DC to one node: ``action`` (start | stop | restart) ``group``."""
+
+    instance: int
+    group: str
+    action: str
+    serial: int
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CleanupRequested:
+    """Forget fail counts and failed actions of ``target`` on every node.
+
+    ``target`` is a group key, a resource token or id, or "" for everything.
+    """
+
+    target: str
+
+
+# --- local requests -------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class GetStatus:
+    """Ask for the cluster status as this node knows it; reply StatusResult."""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    name: str
+    state: str          # online | offline | standby
+    member: bool
+    leaving: bool
+    standby: str        # "" | local | foreign | all
+    unclean: bool       # offline and may still hold resources (not fenced)
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class ResourceState:
+    """One resource on one node (two entries when a group runs twice)."""
+
+    id: str
+    token: str
+    group: str
+    agent: str
+    state: str          # started | stopped | failed | starting | stopping
+    node: str | None
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    local: str
+    dc: str | None
+    instance: int | None
+    members: tuple[str, ...]
+    quorate: bool
+    formed: bool
+    stonith: bool
+    nodes: tuple[NodeState, ...]
+    groups: tuple[str, ...]           # group keys in haresources order
+    resources: tuple[ResourceState, ...]
+    failed_actions: tuple[FailedAction, ...]
+    notices: tuple[str, ...]          # why something cannot run, for people
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Standby:
+    """hb_standby: give up ``which`` groups (this node's point of view).
+
+    Answered with OkResult once they run elsewhere, or ErrorResult("timeout"
+    | "refused" | "no_peer") with the reason.
+    """
+
+    which: str = "all"
+    timeout: float = 120.0
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """hb_takeover: bring ``which`` groups (this node's point of view) here."""
+
+    which: str = "all"
+    timeout: float = 120.0
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class CleanupResource:
+    """crm_resource --cleanup: forget failures of a group or resource ("" = all)."""
+
+    target: str = ""
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class GroupStateChanged:
+    """A local group changed state (topic ``group`` on ``crmd.pub``)."""
+
+    node: str
+    group: str
+    state: str
+    previous: str
+    instance: int

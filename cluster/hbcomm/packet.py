@@ -1,0 +1,369 @@
+"""hbcomm wire format: one authenticated datagram per cluster packet.
+
+Role: turn a :class:`Packet` into signed bytes (:func:`encode`) and back
+(:func:`decode`). Pure functions, no sockets, no clocks; the shell
+(``hbcomm/service.py``) sends the bytes on every medium and feeds what it
+receives back here. ``decode`` raises only :class:`PacketError` subclasses,
+whatever the input.
+
+Wire layout (version 1, all integers unsigned, one byte unless noted)::
+
+    offset   size  field
+    0        3     magic b"CHB"
+    3        1     version = 1
+    4        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
+    4+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
+    4+N+D    1     key index (authkeys index, 0..15)
+    5+N+D    1     method code (0 crc, 1 md5, 2 sha1, 3 sha256)
+
+The digest covers header + body + key index + method code, i.e. every byte
+except the digest itself, so a flipped index or method byte fails too. md5,
+sha1 and sha256 are HMACs keyed with the authkeys secret; crc is CRC-32 of
+the same bytes (integrity only: anyone can forge it). The receiver verifies
+with the key the packet names, so keys can be rotated (reference 4.4, minus
+Heartbeat's netstring quirk). Verification happens before msgpack sees a
+byte: unauthenticated input never reaches the parser.
+
+Packet types (``Packet.type`` comes from the payload class):
+
+=========  ==========  ====================================================
+type       sequenced   payload (wire keys)
+=========  ==========  ====================================================
+status     no          :class:`Status`: st (up|active|dead), dt (deadtime,
+                       ms), keepalive (ms), uptime (s), hiseq (highest seq
+                       this sender has used in this generation), unacked
+                       (how many of them some live peer has not acked yet)
+msg        yes         :class:`Message`: mtype (e.g. "ccm.join"), body
+shutdown   yes         :class:`Shutdown`: none; the sender is leaving
+rexmit     no          :class:`Rexmit`: firstseq, lastseq, ogen (the origin
+                       generation the seqs belong to); dest = origin
+nak        no          :class:`Nak`: firstseq, lastseq, info; dest = requester
+ack        no          :class:`Ack`: ackseq, ogen; dest = origin
+=========  ==========  ====================================================
+
+Sequenced packets carry ``seq`` >= 1 from one per-generation counter and are
+retransmitted on request; the others carry ``seq=None`` and are never
+retransmitted. Heartbeats are deliberately unsequenced (unlike Heartbeat): a
+lost heartbeat is not worth resending; ``hiseq`` lets a receiver notice lost
+tail messages, and ``ts`` (the sender's monotonic clock) orders heartbeats of
+one generation (see ``peers.py``). ``gen`` is the sender's generation,
+persisted by the shell and bumped at every start (reference 4.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import zlib
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Final
+
+import msgpack  # type: ignore[import-untyped, unused-ignore]
+
+from cluster.config.authkeys import AuthKeys
+
+__all__ = [
+    "MAGIC",
+    "MAX_DATAGRAM",
+    "SEQUENCED_TYPES",
+    "VERSION",
+    "Ack",
+    "BadSignature",
+    "Malformed",
+    "Message",
+    "Nak",
+    "Packet",
+    "PacketError",
+    "Payload",
+    "Rexmit",
+    "Shutdown",
+    "Status",
+    "TooLarge",
+    "decode",
+    "encode",
+]
+
+MAGIC: Final = b"CHB"
+VERSION: Final = 1
+#: Largest datagram we send or accept: below the 65,507-byte UDP payload limit
+#: with room for IP options and tunnels (reference 4.1: one datagram = one message).
+MAX_DATAGRAM: Final = 60_000
+_HEADER: Final = MAGIC + bytes([VERSION])
+_MAX_UINT: Final = 2**64 - 1
+_MAX_NAME: Final = 255
+_METHODS: Final = MappingProxyType({"crc": 0, "md5": 1, "sha1": 2, "sha256": 3})
+_DIGEST_SIZE: Final = MappingProxyType({0: 4, 1: 16, 2: 20, 3: 32})
+_HASHES: Final = MappingProxyType({1: hashlib.md5, 2: hashlib.sha1, 3: hashlib.sha256})
+_STATES: Final = frozenset({"up", "active", "dead"})
+
+
+class PacketError(Exception):
+    """A packet that cannot be encoded or decoded; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Malformed(PacketError):
+    """Not our format, a version we do not speak, or fields out of range."""
+
+
+class BadSignature(PacketError):
+    """Unknown key index, method not matching that key, or digest mismatch."""
+
+
+class TooLarge(PacketError):
+    """Bigger than :data:`MAX_DATAGRAM`."""
+
+
+def _uint(where: str, value: object, low: int = 0) -> None:
+    if type(value) is not int or not low <= value <= _MAX_UINT:
+        raise Malformed(f"{where} must be an integer >= {low}, got {value!r:.40}")
+
+
+def _text(where: str, value: object, empty: bool = False) -> None:
+    low = 0 if empty else 1
+    if type(value) is not str or not low <= len(value) <= _MAX_NAME:
+        raise Malformed(f"{where} must be a string of {low}..{_MAX_NAME} characters, "
+                        f"got {value!r:.40}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: msgpack could not write them
+        raise Malformed(f"{where} is not valid UTF-8 text: {value!r:.40}") from None
+
+
+def _real(where: str, value: object) -> None:
+    if type(value) is not float or not math.isfinite(value):
+        raise Malformed(f"{where} must be a finite float, got {value!r:.40}")
+
+
+def _range(where: str, first: int, last: int) -> None:
+    _uint(f"{where}.firstseq", first, 1)
+    _uint(f"{where}.lastseq", last, 1)
+    if last < first:
+        raise Malformed(f"{where}: lastseq {last} < firstseq {first}")
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Heartbeat: the sender is alive; ``dt``/``keepalive`` in ms, ``uptime`` in s."""
+
+    TYPE: ClassVar[str] = "status"
+    st: str
+    dt: int
+    keepalive: int
+    uptime: float
+    hiseq: int
+    unacked: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.st) is not str or self.st not in _STATES:
+            raise Malformed(f"status.st must be one of {sorted(_STATES)}, got {self.st!r:.40}")
+        _uint("status.dt", self.dt)
+        _uint("status.keepalive", self.keepalive)
+        if type(self.uptime) is int:
+            object.__setattr__(self, "uptime", float(self.uptime))
+        _real("status.uptime", self.uptime)
+        _uint("status.hiseq", self.hiseq)
+        _uint("status.unacked", self.unacked)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A cluster message for a local daemon; ``mtype`` names it (``ccm.join``)."""
+
+    TYPE: ClassVar[str] = "msg"
+    mtype: str
+    body: bytes
+
+    def __post_init__(self) -> None:
+        _text("msg.mtype", self.mtype)
+        if type(self.body) is not bytes:
+            raise Malformed(f"msg.body must be bytes, got {type(self.body).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """The sender is leaving the cluster gracefully (sequenced, so it is ordered)."""
+
+    TYPE: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class Rexmit:
+    """Please resend seqs ``firstseq..lastseq`` of your generation ``ogen``."""
+
+    TYPE: ClassVar[str] = "rexmit"
+    firstseq: int
+    lastseq: int
+    ogen: int
+
+    def __post_init__(self) -> None:
+        _range("rexmit", self.firstseq, self.lastseq)
+        _uint("rexmit.ogen", self.ogen)
+
+
+@dataclass(frozen=True, slots=True)
+class Nak:
+    """The origin can no longer resend ``firstseq..lastseq``; ``info`` says why."""
+
+    TYPE: ClassVar[str] = "nak"
+    firstseq: int
+    lastseq: int
+    info: str
+
+    def __post_init__(self) -> None:
+        _range("nak", self.firstseq, self.lastseq)
+        _text("nak.info", self.info, empty=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """I hold everything up to ``ackseq`` of your generation ``ogen``."""
+
+    TYPE: ClassVar[str] = "ack"
+    ackseq: int
+    ogen: int
+
+    def __post_init__(self) -> None:
+        _uint("ack.ackseq", self.ackseq)
+        _uint("ack.ogen", self.ogen)
+
+
+Payload = Status | Message | Shutdown | Rexmit | Nak | Ack
+_PAYLOADS: Final = MappingProxyType(
+    {cls.TYPE: cls for cls in (Status, Message, Shutdown, Rexmit, Nak, Ack)}
+)
+#: Types that carry a ``seq`` and are kept for retransmission.
+SEQUENCED_TYPES: Final = frozenset({Message.TYPE, Shutdown.TYPE})
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One datagram's content. Construct with keywords; invalid fields raise Malformed.
+
+    ``dest`` None means every node. ``ts`` is the sender's monotonic clock at send
+    time (ints are accepted and stored as float).
+    """
+
+    src: str
+    gen: int
+    seq: int | None
+    dest: str | None
+    payload: Payload
+    ts: float
+
+    def __post_init__(self) -> None:
+        _text("src", self.src)
+        _uint("gen", self.gen)
+        if not isinstance(self.payload, tuple(_PAYLOADS.values())):
+            raise Malformed(f"payload must be one of {sorted(_PAYLOADS)}, got {self.payload!r:.40}")
+        if self.type in SEQUENCED_TYPES:
+            _uint(f"{self.type}.seq", self.seq, 1)
+        elif self.seq is not None:
+            raise Malformed(f"{self.type} packets are unsequenced: seq must be None")
+        if self.dest is not None:
+            _text("dest", self.dest)
+        if type(self.ts) is int:
+            object.__setattr__(self, "ts", float(self.ts))
+        _real("ts", self.ts)
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    @property
+    def sequenced(self) -> bool:
+        return self.seq is not None
+
+
+def _digest(code: int, secret: bytes, data: bytes) -> bytes:
+    if code == 0:
+        return zlib.crc32(data).to_bytes(4, "big")
+    return hmac.new(secret, data, _HASHES[code]).digest()
+
+
+def _payload_to_wire(payload: Payload) -> dict[str, object]:
+    return {name: getattr(payload, name) for name in payload.__slots__}
+
+
+def encode(packet: Packet, keys: AuthKeys) -> bytes:
+    """Serialize and sign ``packet`` with ``keys.active_key``.
+
+    Raises :class:`TooLarge` above :data:`MAX_DATAGRAM` and :class:`BadSignature`
+    if the active key's method or index cannot be expressed on the wire.
+    """
+    key = keys.active_key
+    code = _METHODS.get(key.method)
+    if code is None:
+        raise BadSignature(f"active key {key.index} uses unsupported method {key.method!r}")
+    if not 0 <= key.index <= 255:
+        raise BadSignature(f"key index {key.index} does not fit in one byte")
+    body: bytes = msgpack.packb(
+        [packet.src, packet.gen, packet.seq, packet.type, packet.dest,
+         _payload_to_wire(packet.payload), packet.ts],
+        use_bin_type=True,
+    )
+    tail = bytes([key.index, code])
+    signed = _HEADER + body
+    raw = signed + _digest(code, key.secret, signed + tail) + tail
+    if len(raw) > MAX_DATAGRAM:
+        raise TooLarge(
+            f"{packet.type} packet from {packet.src} is {len(raw)} bytes, over "
+            f"MAX_DATAGRAM={MAX_DATAGRAM}; split the message body"
+        )
+    return raw
+
+
+def decode(raw: bytes, keys: AuthKeys) -> Packet:
+    """Verify and parse one datagram; raises only :class:`PacketError` subclasses."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise Malformed(f"expected bytes, got {type(raw).__name__}")
+    raw = bytes(raw)
+    if len(raw) > MAX_DATAGRAM:
+        raise TooLarge(f"datagram of {len(raw)} bytes exceeds MAX_DATAGRAM={MAX_DATAGRAM}")
+    if len(raw) < len(_HEADER) + 2:
+        raise Malformed(f"truncated: {len(raw)} bytes")
+    if raw[:3] != MAGIC:
+        raise Malformed("bad magic: not an hbcomm packet")
+    if raw[3] != VERSION:
+        raise Malformed(f"unsupported version {raw[3]} (we speak {VERSION})")
+    index, code = raw[-2], raw[-1]
+    size = _DIGEST_SIZE.get(code)
+    if size is None:
+        raise BadSignature(f"unknown auth method code {code}")
+    end = len(raw) - 2 - size
+    if end <= len(_HEADER):
+        raise Malformed(f"truncated: {len(raw)} bytes")
+    key = keys.keys.get(index)
+    if key is None:
+        raise BadSignature(f"unknown key index {index}")
+    if _METHODS.get(key.method) != code:
+        raise BadSignature(f"key {index} is {key.method}, packet claims method code {code}")
+    expected = _digest(code, key.secret, raw[:end] + raw[-2:])
+    if not hmac.compare_digest(expected, raw[end:-2]):
+        raise BadSignature(f"digest mismatch (key {index}, {key.method})")
+    return _parse_body(raw[len(_HEADER):end])
+
+
+def _parse_body(body: bytes) -> Packet:
+    try:
+        fields = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many kinds; our contract is PacketError only
+        raise Malformed(f"body is not msgpack: {type(exc).__name__}") from None
+    if type(fields) is not list or len(fields) != 7:
+        raise Malformed("body must be a 7-element array")
+    src, gen, seq, ptype, dest, wire_payload, ts = fields
+    cls = _PAYLOADS.get(ptype) if type(ptype) is str else None
+    if cls is None:
+        raise Malformed(f"unknown packet type {ptype!r:.40}")
+    if type(wire_payload) is not dict or set(wire_payload) != set(cls.__slots__):
+        raise Malformed(f"{ptype} payload must have exactly the fields {sorted(cls.__slots__)}")
+    # The constructors accept ints for floats; the wire does not (encode writes floats).
+    if type(ts) is not float or type(wire_payload.get("uptime", 0.0)) is not float:
+        raise Malformed("ts and uptime must be floats on the wire")
+    payload = cls(**wire_payload)
+    return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=payload, ts=ts)

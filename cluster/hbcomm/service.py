@@ -1,0 +1,385 @@
+"""hbcomm's shell: media, timers and the bus around the sans-I/O cores.
+
+Per datagram: ``packet.decode`` (a bad one is dropped, counted and logged at
+a limited rate) → ``Channel.receive`` (sequencing, replay, retransmission)
+→ ``Liveness.heard`` (node and link status).  One timer wakes the loop at
+the earliest of the next heartbeat, the next liveness deadline and the next
+retransmission deadline, so a dead node is declared at its deadline and
+never a polling interval later.  Everything observable is published on
+``hbcomm.pub``; local daemons send cluster messages with SendToCluster.
+With ``realtime on`` (Heartbeat's default) the process runs SCHED_FIFO with
+its memory locked, so a loaded box does not delay heartbeats.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import os
+import random
+import time
+from collections import Counter, deque
+from pathlib import Path
+
+from cluster.bus.loop import Timer
+from cluster.bus.messages.common import ErrorResult, OkResult
+from cluster.bus.messages.hbcomm import (
+    ClusterMessage,
+    CountersResult,
+    GetCounters,
+    GetNodes,
+    GetParameter,
+    HeartbeatLate,
+    LinkInfo,
+    LinkStatusChanged,
+    NodeInfo,
+    NodesResult,
+    NodeStatusChanged,
+    ParameterResult,
+    SendToCluster,
+)
+from cluster.common.logs import RateLimiter
+from cluster.config.confdir import ClusterConfig
+from cluster.hbcomm.channel import Channel, ChannelConfig
+from cluster.hbcomm.liveness import (
+    CommUp,
+    LinkDead,
+    LinkUp,
+    Liveness,
+    LivenessConfig,
+    LivenessEvent,
+    NodeActive,
+    NodeDead,
+    NodeLate,
+    NodeUp,
+)
+from cluster.hbcomm.media import MediumError, Transport, open_medium
+from cluster.hbcomm.packet import (
+    MAX_DATAGRAM,
+    Message,
+    Packet,
+    PacketError,
+    Shutdown,
+    Status,
+    decode,
+    encode,
+)
+from cluster.hbcomm.peers import IrretrievablyLost, PacketsMissing, PeerRestarted, ReplayRejected
+from cluster.runtime.daemon import DaemonContext
+
+log = logging.getLogger(__name__)
+
+# Room for the header, addressing and signature around a message body.
+_ENVELOPE_ROOM = 1024
+_MCL_CURRENT, _MCL_FUTURE = 1, 2
+
+
+def bump_generation(path: Path, now: float) -> int:
+    """Heartbeat's generation: +1 on every start, on disk before we send anything."""
+    try:
+        previous = int(path.read_text().strip())
+    except (OSError, ValueError):
+        previous = int(now)
+    generation = previous + 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(f"{generation}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return generation
+
+
+def enable_realtime() -> None:
+    """SCHED_FIFO at the middle priority and locked memory (ha.cf `realtime on`)."""
+    try:
+        low = os.sched_get_priority_min(os.SCHED_FIFO)
+        high = os.sched_get_priority_max(os.SCHED_FIFO)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param((low + high) // 2))
+    except OSError as err:
+        log.warning("realtime scheduling not available (%s); heartbeats may be delayed "
+                    "under load", err.strerror)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mlockall(_MCL_CURRENT | _MCL_FUTURE) != 0:
+        log.warning("could not lock memory: %s", os.strerror(ctypes.get_errno()))
+
+
+class HbcommService:
+    def __init__(self, ctx: DaemonContext) -> None:
+        self._ctx = ctx
+        self._loop = ctx.loop
+        self._apply_config(ctx.config)
+        ha = ctx.config.ha
+        now = self._loop.clock()
+        self.generation = bump_generation(ctx.paths.state_dir / "hb_generation", time.time())
+        log.info("Heartbeat generation: %d", self.generation)
+        if ha.realtime:
+            enable_realtime()
+        self.media = self._open_media(ctx.config)
+        self.channel = Channel(ChannelConfig(), ctx.node, self.generation, ha.nodes,
+                               random.Random())
+        self.liveness = Liveness(LivenessConfig.from_haconfig(ha), ctx.node, ha.nodes, now,
+                                 links=tuple(dict.fromkeys(m.name for m in self.media)))
+        self.started = now
+        self.counters: Counter[str] = Counter()
+        self._bad_log = RateLimiter(interval=5.0)
+        self._outbox: deque[tuple[str, bytes, str | None]] = deque()
+        self._timer: Timer | None = None
+        self._next_status = now
+        self._statuses = {node: "init" for node in ha.nodes}
+        self._statuses[ctx.node] = "up"
+        self._stopping = False
+        self.publisher = ctx.publisher()
+        ctx.control_server({
+            GetNodes: self._get_nodes,
+            SendToCluster: self._send_to_cluster,
+            GetParameter: self._get_parameter,
+            GetCounters: lambda _m: CountersResult(dict(self.counters)),
+        })
+        for medium in self.media:
+            self._loop.add_reader(medium.fileno(), functools.partial(self._on_readable, medium))
+        log.info("Local status now set to: 'up'")
+        self._wake()
+
+    # -- configuration ----------------------------------------------------------
+    def _apply_config(self, config: ClusterConfig) -> None:
+        self._keys = config.authkeys
+        self._config = config
+
+    def _open_media(self, config: ClusterConfig) -> list[Transport]:
+        opened: list[Transport] = []
+        for medium in config.ha.media:
+            try:
+                opened.append(open_medium(medium))
+                log.info("heartbeat medium %s %s up (%s)", medium.kind, medium.name,
+                         medium.describe())
+            except (MediumError, OSError) as err:
+                log.error("%s", err)
+        if not opened:
+            raise RuntimeError("no heartbeat medium could be opened; see the errors above")
+        return opened
+
+    # -- receiving --------------------------------------------------------------
+    def _on_readable(self, medium: Transport) -> None:
+        now = self._loop.clock()
+        for raw in medium.receive():
+            self.counters["received"] += 1
+            try:
+                packet = decode(raw, self._keys)
+            except PacketError as err:
+                self._bad_packet(medium, err)
+                continue
+            self._handle(packet, medium.name, now)
+        self._wake()
+
+    def _bad_packet(self, medium: Transport, err: PacketError) -> None:
+        kind = type(err).__name__
+        self.counters[f"bad_{kind.lower()}"] += 1
+        self.counters["bad_total"] += 1
+        if self._bad_log.allow():
+            what = {"BadSignature": "bad signature", "TooLarge": "too large"}.get(kind,
+                                                                                 "malformed")
+            hint = (" (is authkeys the same on every node?)"
+                    if kind == "BadSignature" else "")
+            log.warning("dropped bad packet on %s %s: %s: %s%s; %d bad packet(s) so far",
+                        medium.kind, medium.name, what, err, hint, self.counters["bad_total"])
+
+    def _handle(self, packet: Packet, link: str, now: float) -> None:
+        receipt = self.channel.receive(packet, now)
+        for event in receipt.events:
+            self._peer_event(event)
+        if receipt.heard:
+            status = packet.payload if isinstance(packet.payload, Status) else None
+            self._liveness_events(self.liveness.heard(
+                packet.src, link, now, receipt.heartbeat,
+                status=status.st if status else None,
+                deadtime=status.dt / 1000.0 if status else None), now)
+        self._transmit(receipt.send)
+        self._deliver(receipt.delivered, now)
+
+    def _deliver(self, packets: tuple[Packet, ...], now: float) -> None:
+        for packet in packets:
+            if isinstance(packet.payload, Message):
+                self.counters["messages_delivered"] += 1
+                self.publisher.publish(f"msg.{packet.payload.mtype}", ClusterMessage(
+                    src=packet.src, mtype=packet.payload.mtype, body=packet.payload.body,
+                    dest=packet.dest))
+            elif isinstance(packet.payload, Shutdown):
+                log.info("Received shutdown notice from '%s'.", packet.src)
+                self._liveness_events(self.liveness.left(packet.src, now), now)
+
+    # -- events -----------------------------------------------------------------
+    def _peer_event(self, event: object) -> None:
+        if isinstance(event, PeerRestarted):
+            log.info("Heartbeat restart on node %s (generation %d -> %d)",
+                     event.node, event.old_generation, event.generation)
+        elif isinstance(event, ReplayRejected):
+            self.counters["replayed"] += 1
+            if self._bad_log.allow():
+                log.warning("attempted replay attack [%s]? [gen = %d, curgen = %d]",
+                            event.node, event.generation, event.current_generation)
+        elif isinstance(event, PacketsMissing):
+            count = event.last - event.first + 1
+            log.warning("%d lost packet(s) for [%s] [%d:%d]", count, event.node,
+                        event.first, event.last)
+        elif isinstance(event, IrretrievablyLost):
+            self.counters["irretrievably_lost"] += event.last - event.first + 1
+            log.error("Irretrievably lost packet(s): node %s seq %d-%d (%s)",
+                      event.node, event.first, event.last, event.reason)
+
+    def _liveness_events(self, events: list[LivenessEvent], now: float) -> None:
+        for event in events:
+            if isinstance(event, NodeLate):
+                over = " (> deadtime)" if event.interval > self._config.ha.deadtime else ""
+                log.warning("Late heartbeat: Node %s: interval %d ms%s", event.node,
+                            round(event.interval * 1000), over)
+                self.publisher.publish("late", HeartbeatLate(event.node, event.interval))
+            elif isinstance(event, NodeDead):
+                if event.silent_for > 0:
+                    log.warning("node %s: is dead (silent for %d ms)", event.node,
+                                round(event.silent_for * 1000))
+                self._node_status(event.node, "dead",
+                                  "silent" if event.silent_for else "shutdown",
+                                  event.silent_for)
+                output = self.channel.node_dead(event.node, now)
+                self._transmit(output.send)
+                self._deliver(output.delivered, now)
+            elif isinstance(event, NodeUp | NodeActive):
+                self.channel.node_up(event.node)
+                self._node_status(event.node, self.liveness.node_status(event.node), "heard")
+            elif isinstance(event, LinkUp | LinkDead):
+                state = "up" if isinstance(event, LinkUp) else "dead"
+                log.info("Link %s:%s %s.", event.node, event.link, state)
+                self.publisher.publish("link", LinkStatusChanged(event.node, event.link, state))
+            elif isinstance(event, CommUp):
+                log.info("Comm_now_up(): updating status to active")
+                self._node_status(self._ctx.node, "active", "comm up")
+                self._next_status = now  # tell the peers at once
+
+    def _node_status(self, node: str, status: str, reason: str, silent_for: float = 0.0) -> None:
+        previous = self._statuses.get(node, "init")
+        if previous == status:
+            return
+        self._statuses[node] = status
+        log.info("Status update for node %s: status %s", node, status)
+        self.publisher.publish("node", NodeStatusChanged(node, status, previous, reason,
+                                                         silent_for))
+
+    # -- sending ----------------------------------------------------------------
+    def _transmit(self, packets: tuple[Packet, ...] | list[Packet]) -> None:
+        for packet in packets:
+            try:
+                raw = encode(packet, self._keys)
+            except PacketError as err:
+                log.error("cannot send %s packet: %s", packet.type, err)
+                continue
+            for medium in self.media:
+                medium.send(raw)
+            self.counters["sent"] += 1
+
+    def _send_to_cluster(self, msg: SendToCluster) -> object:
+        if len(msg.body) + len(msg.mtype) > MAX_DATAGRAM - _ENVELOPE_ROOM:
+            return ErrorResult("too_large", f"message of {len(msg.body)} bytes is larger than "
+                               f"one heartbeat datagram allows ({MAX_DATAGRAM - _ENVELOPE_ROOM})")
+        if msg.dest is not None and msg.dest not in self._statuses:
+            return ErrorResult("unknown_node", f"{msg.dest} is not a node of this cluster")
+        now = self._loop.clock()
+        if msg.dest in (None, self._ctx.node):
+            self.publisher.publish(f"msg.{msg.mtype}", ClusterMessage(
+                src=self._ctx.node, mtype=msg.mtype, body=msg.body, dest=msg.dest))
+        if msg.dest != self._ctx.node:
+            self._outbox.append((msg.mtype, msg.body, msg.dest))
+            self._flush_outbox(now)
+            self._wake()
+        return OkResult()
+
+    def _flush_outbox(self, now: float) -> None:
+        # Flow control: hold local messages while peers have not acked enough.
+        while self._outbox and not self.channel.history.window_full:
+            mtype, body, dest = self._outbox.popleft()
+            self._transmit([self.channel.send(mtype, body, now, dest)])
+
+    # -- timers -----------------------------------------------------------------
+    def _wake(self) -> None:
+        deadline = min(self._next_status, self.channel.next_deadline(),
+                       self.liveness.next_deadline())
+        if self._timer is not None:
+            if self._timer.when == deadline and not self._timer.cancelled:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._loop.clock()
+        self._liveness_events(self.liveness.tick(now), now)
+        output = self.channel.tick(now)
+        self._transmit(output.send)
+        self._deliver(output.delivered, now)
+        for event in output.events:
+            self._peer_event(event)
+        if now >= self._next_status and not self._stopping:
+            self._send_status(now)
+        self._flush_outbox(now)
+        self._wake()
+
+    def _send_status(self, now: float) -> None:
+        ha = self._config.ha
+        st = "active" if self.liveness.comm_up else "up"
+        self._transmit([self.channel.status(st, ha.deadtime, ha.keepalive, now - self.started,
+                                            now)])
+        # Schedule from the ideal time, not from now, so a late wake-up does
+        # not stretch every later interval.
+        self._next_status = max(self._next_status + ha.keepalive, now + ha.keepalive / 4)
+
+    # -- queries ----------------------------------------------------------------
+    def _get_nodes(self, _msg: GetNodes) -> NodesResult:
+        nodes = []
+        for name in self._config.ha.nodes:
+            if name == self._ctx.node:
+                links = self._local_links()
+            else:
+                links = tuple(LinkInfo(link, self.liveness.link_status(name, link))
+                              for link in self.liveness.links(name))
+            nodes.append(NodeInfo(name=name, status=self._statuses.get(name, "init"),
+                                  type="normal", links=links,
+                                  generation=(self.generation if name == self._ctx.node
+                                              else self.channel.peers.generation_of(name))))
+        return NodesResult(local=self._ctx.node, generation=self.generation,
+                           uptime=self._loop.clock() - self.started,
+                           comm_up=self.liveness.comm_up, nodes=tuple(nodes))
+
+    def _local_links(self) -> tuple[LinkInfo, ...]:
+        """Our own paths: up while sending on them works (a pulled cable fails sends)."""
+        status: dict[str, str] = {}
+        for medium in self.media:
+            up = medium.last_send_ok or status.get(medium.name) == "up"
+            status[medium.name] = "up" if up else "dead"
+        return tuple(LinkInfo(name, state) for name, state in status.items())
+
+    def _get_parameter(self, msg: GetParameter) -> ParameterResult:
+        values = self._config.ha.raw.get(msg.name)
+        return ParameterResult(msg.name, values[-1] if values else None)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Say goodbye so peers act at once, answer retransmissions briefly, then go."""
+        self._stopping = True
+        now = self._loop.clock()
+        self._flush_outbox(now)
+        self._transmit([self.channel.shutdown(now)])
+        linger = min(1.0, max(0.1, 2 * self._config.ha.keepalive))
+        self._loop.call_later(linger, self._ctx.finish)
+
+    def reload(self, config: ClusterConfig) -> None:
+        self._apply_config(config)
+        log.info("configuration reloaded: new authentication keys are in use; media and "
+                 "timing changes take effect when hbcomm restarts")
+
+    def close(self) -> None:
+        for medium in self.media:
+            self._loop.remove_reader(medium.fileno())
+            medium.close()
+

@@ -1,0 +1,247 @@
+"""hbcomm between real namespaces: media, timing, authentication, reliability, hostile input."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from cluster.bus import codec
+from cluster.bus.client import request
+from cluster.bus.messages.hbcomm import (
+    ClusterMessage,
+    CountersResult,
+    GetCounters,
+    GetNodes,
+    HeartbeatLate,
+    NodesResult,
+    NodeStatusChanged,
+    SendToCluster,
+)
+from cluster.lab import Lab, Lan, Node
+from cluster.lab.events import EventLog
+from cluster.lab.waiting import wait_for
+
+KEEPALIVE = 0.1
+DEADTIME = 0.6
+
+HA_CF = """\
+keepalive {keepalive}
+deadtime {deadtime}
+warntime {warntime}
+initdead {initdead}
+auto_failback off
+{media}
+node n1 n2
+"""
+
+
+def _config(media: str, *, keepalive: float = KEEPALIVE, deadtime: float = DEADTIME,
+            warntime: float = 0.3) -> str:
+    return HA_CF.format(keepalive=f"{round(keepalive * 1000)}ms",
+                        deadtime=f"{round(deadtime * 1000)}ms",
+                        warntime=f"{round(warntime * 1000)}ms", media=media,
+                        initdead=f"{round(max(2.0, deadtime) * 1000)}ms")
+
+
+def _nodes(node: Node) -> NodesResult | None:
+    try:
+        reply = request(node.run_dir, "hbcomm", GetNodes(), timeout=1.0)
+    except Exception:
+        return None
+    assert isinstance(reply, NodesResult)
+    return reply
+
+
+def _peer(node: Node, peer: str) -> dict[str, str]:
+    """{"status": ..., link: state, ...} of `peer` as `node` sees it."""
+    result = _nodes(node)
+    if result is None:
+        return {}
+    info = next(n for n in result.nodes if n.name == peer)
+    return {"status": info.status, **{link.name: link.status for link in info.links}}
+
+
+def _counters(node: Node) -> dict[str, int]:
+    reply = request(node.run_dir, "hbcomm", GetCounters(), timeout=2.0)
+    assert isinstance(reply, CountersResult)
+    return reply.counters
+
+
+def _wait_active(*nodes: Node) -> None:
+    for node in nodes:
+        wait_for(lambda n=node: (r := _nodes(n)) is not None and r.comm_up
+                 and all(x.status == "active" for x in r.nodes),
+                 timeout=20, message=f"{node.name} never saw every node active")
+
+
+@pytest.fixture
+def pair(lab: Lab) -> Iterator[tuple[Node, Node, Lan, Lan, object]]:
+    hb, pub = lab.add_lan("hb"), lab.add_lan("pub")
+    n1, n2 = lab.add_node("n1", [hb, pub]), lab.add_node("n2", [hb, pub])
+    cable = lab.serial_link(n1, n2)
+    for me, peer in ((n1, n2), (n2, n1)):
+        media = (f"bcast eth0\nucast eth1 {peer.address(pub)}\nbaud 115200\n"
+                 f"serial {cable.path(me)}")
+        me.write_config(ha_cf=_config(media))
+        me.start_stack()
+    _wait_active(n1, n2)
+    yield n1, n2, hb, pub, cable
+
+
+def test_three_links_then_paths_fail_one_by_one(pair: tuple[Node, Node, Lan, Lan, object]) -> None:
+    n1, n2, hb, pub, cable = pair
+    serial_link = next(k for k in _peer(n1, "n2") if k.startswith("/"))
+    wait_for(lambda: _peer(n1, "n2") == {"status": "active", "eth0": "up", "eth1": "up",
+                                          serial_link: "up"},
+             timeout=5, message="all three links up")
+    n2.pull_cable(hb)
+    wait_for(lambda: _peer(n1, "n2").get("eth0") == "dead", timeout=5, message="eth0 dead")
+    assert _peer(n1, "n2")["status"] == "active"
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
+        n2.pull_cable(pub)
+        cable.pull()  # type: ignore[attr-defined]
+        dead = events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
+                               and e.msg.node == "n2" and e.msg.status == "dead",
+                               timeout=5, message="n2 declared dead")
+    silent = dead.msg.silent_for
+    assert DEADTIME <= silent <= DEADTIME + KEEPALIVE + 0.05, f"declared dead after {silent:.3f} s"
+    assert "node n2: is dead" in (n1.log_dir / "hbcomm.log").read_text()
+
+
+def test_late_heartbeat_is_logged_with_its_interval(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", deadtime=2.0, warntime=0.3))
+        node.start_stack()
+    _wait_active(n1, n2)
+    hbcomm = next(pid for pid, line in n2.processes().items() if line == "cluster: hbcomm")
+    with EventLog(n1.run_dir, "hbcomm", ["late", "node"]) as events:
+        os.kill(hbcomm, signal.SIGSTOP)
+        time.sleep(0.7)  # the fault under test: a stall longer than warntime
+        os.kill(hbcomm, signal.SIGCONT)
+        late = events.wait_for(lambda e: isinstance(e.msg, HeartbeatLate), timeout=5,
+                               message="late heartbeat event")
+        assert 0.6 < late.msg.interval < 2.0
+        assert not any(isinstance(e.msg, NodeStatusChanged) and e.msg.status == "dead"
+                       for e in events.events())
+    log = (n1.log_dir / "hbcomm.log").read_text()
+    assert "Late heartbeat: Node n2: interval" in log
+
+
+def test_wrong_key_never_joins_and_the_log_says_why(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    n1.write_config(ha_cf=_config("bcast eth0"))
+    n2.write_config(ha_cf=_config("bcast eth0"), authkeys="auth 1\n1 sha256 another-secret\n")
+    n1.start_stack()
+    n2.start_stack()
+    wait_for(lambda: _peer(n1, "n2").get("status") == "dead", timeout=10,
+             message="n1 declares n2 dead after initdead")
+    wait_for(lambda: _counters(n1).get("bad_badsignature", 0) > 5, timeout=5,
+             message="bad signatures counted")
+    wait_for(lambda: _peer(n2, "n1").get("status") == "dead", timeout=10,
+             message="n2 declares n1 dead after initdead")
+    log = (n1.log_dir / "hbcomm.log").read_text()
+    assert "bad signature" in log and "authkeys" in log
+
+
+def test_100_messages_arrive_once_in_order_through_30_percent_loss(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", deadtime=3.0, warntime=1.0))
+        node.start_stack()
+    _wait_active(n1, n2)
+    n1.block(hb, loss_percent=30, udp_port=694)
+    with EventLog(n2.run_dir, "hbcomm", ["msg.labtest"]) as events:
+        ctx: zmq.Context[object] = zmq.Context()
+        try:
+            for i in range(100):
+                request(n1.run_dir, "hbcomm",
+                        SendToCluster("labtest", f"{i}".encode(), dest="n2"), ctx=ctx)
+        finally:
+            ctx.term()
+        wait_for(lambda: len(events.events()) >= 100, timeout=60, message="100 messages")
+        wait_for(lambda: _counters(n1).get("sent", 0) > 0, timeout=1)
+        got = [int(e.msg.body) for e in events.events() if isinstance(e.msg, ClusterMessage)]
+    assert got == list(range(100))
+    assert _counters(n2).get("messages_delivered") == 100
+    # The path really was lossy: the receiver had to ask for retransmissions.
+    assert "lost packet(s) for [n1]" in (n2.log_dir / "hbcomm.log").read_text()
+
+
+FUZZER = r"""
+import os, random, socket, sys, time
+target, count, seed, replay_hex = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+replay = bytes.fromhex(replay_hex)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(count):
+    kind = i % 5
+    if kind == 0:
+        data = rng.randbytes(rng.randint(0, 1400))
+    elif kind == 1:
+        data = b"CHB\x01" + rng.randbytes(rng.randint(0, 200))
+    elif kind == 2:
+        data = replay[: rng.randint(0, len(replay))]
+    elif kind == 3:
+        flipped = bytearray(replay)
+        flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+        data = bytes(flipped)
+    else:
+        data = replay
+    s.sendto(data, (target, 694))
+    if i % 50 == 0:
+        time.sleep(0.001)
+s.sendto(rng.randbytes(65000), (target, 694))
+"""
+
+SNIFFER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 694))
+s.settimeout(10)
+data = s.recv(65535)
+print(data.hex())
+"""
+
+
+def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    attacker = lab.add_host("attacker", [hb])
+    cable = lab.serial_link(n1, n2)
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config(f"bcast eth0\nbaud 115200\nserial {cable.path(node)}",
+                                        deadtime=2.0, warntime=1.0))
+        node.start_stack()
+    _wait_active(n1, n2)
+    captured = attacker.run([sys.executable, "-c", SNIFFER], timeout=15).stdout.strip()
+    pid_before = [p for p, line in n1.processes().items() if line == "cluster: hbcomm"]
+    with EventLog(n1.run_dir, "hbcomm", ["msg.", "node"]) as events:
+        attacker.run([sys.executable, "-c", FUZZER, n1.address(hb), "600", "7", captured],
+                     timeout=60)
+        rng = random.Random(11)
+        for _ in range(50):
+            cable.inject(n1, rng.randbytes(rng.randint(1, 300)))
+        wait_for(lambda: _counters(n1).get("bad_total", 0) >= 400, timeout=10,
+                 message="bad packets counted")
+        assert not [e for e in events.events() if isinstance(e.msg, ClusterMessage)]
+        assert not [e for e in events.events()
+                    if isinstance(e.msg, NodeStatusChanged) and e.msg.status == "dead"]
+    assert [p for p, line in n1.processes().items() if line == "cluster: hbcomm"] == pid_before
+    assert _peer(n1, "n2")["status"] == "active"
+    log = (n1.log_dir / "hbcomm.log").read_text()
+    assert "Traceback" not in log
+    # Rate-limited: hundreds of bad packets, a handful of lines.
+    assert 1 <= log.count("dropped bad packet") <= 5
+    codec.decode(codec.encode(GetCounters()))  # the bus itself still speaks

@@ -1,0 +1,173 @@
+"""Liveness: node and link timers under a fake clock (nobody sleeps)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cluster.hbcomm.liveness import (
+    CommUp,
+    LinkDead,
+    LinkUp,
+    Liveness,
+    LivenessConfig,
+    NodeActive,
+    NodeDead,
+    NodeLate,
+    NodeUp,
+)
+
+CONFIG = LivenessConfig(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=20.0, deadping=8.0,
+                        use_peer_deadtime=False)
+
+
+def liveness(config: LivenessConfig = CONFIG, **kwargs: tuple[str, ...]) -> Liveness:
+    return Liveness(config, "alice", ("alice", "bob"), now=100.0, links=("eth0", "eth1"),
+                    **kwargs)
+
+
+def up(live: Liveness, now: float = 100.0) -> None:
+    """bob heard on both links: comm up."""
+    live.heard("bob", "eth0", now, True, status="active")
+    live.heard("bob", "eth1", now, False)
+    assert live.comm_up
+
+
+def test_first_heartbeat_brings_node_and_link_up_and_comm_up() -> None:
+    live = liveness()
+    assert live.node_status("bob") == "init" and live.node_status("alice") == "up"
+    assert live.link_status("bob", "eth0") == "dead"
+    events = live.heard("bob", "eth0", 101.0, True, status="up")
+    assert events == [LinkUp("bob", "eth0"), NodeUp("bob"), CommUp()]
+    assert live.node_status("bob") == "up" and live.node_status("alice") == "active"
+    assert live.heard("bob", "eth0", 102.0, True, status="active") == [NodeActive("bob")]
+    assert live.heard("bob", "eth0", 103.0, True, status="active") == []
+    assert live.node_status("bob") == "active"
+
+
+def test_dead_exactly_after_deadtime() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth0", 110.0, True, status="active")
+    live.heard("bob", "eth1", 110.0, False)
+    assert live.next_deadline() == 115.0
+    assert live.tick(114.999) == []
+    assert live.tick(115.0) == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"),
+                                NodeDead("bob", 5.0)]
+    assert live.node_status("bob") == "dead" and live.link_status("bob", "eth0") == "dead"
+    assert live.next_deadline() == math.inf
+    assert live.tick(200.0) == []
+
+
+def test_late_heartbeat_carries_the_interval() -> None:
+    live = liveness()
+    up(live)
+    assert live.heard("bob", "eth0", 102.0, True, status="active") == []
+    assert live.heard("bob", "eth0", 106.0, True, status="active") == [
+        LinkDead("bob", "eth1"), NodeLate("bob", 4.0)]
+    assert live.node_status("bob") == "active"
+
+
+def test_heartbeat_later_than_deadtime_is_a_death_and_return() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    events = live.heard("bob", "eth0", 107.0, True, status="active")
+    assert events == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"), NodeDead("bob", 7.0),
+                      LinkUp("bob", "eth0"), NodeLate("bob", 7.0), NodeUp("bob"),
+                      NodeActive("bob")]
+
+
+def test_initdead_applies_before_comm_up() -> None:
+    live = Liveness(CONFIG, "alice", ("alice", "bob", "carol"), now=100.0, links=("eth0",))
+    live.heard("bob", "eth0", 100.0, True, status="up")
+    assert live.next_deadline() == 120.0  # not 105: comm is not up yet
+    assert live.tick(119.0) == []
+    assert live.tick(120.0) == [LinkDead("bob", "eth0"), NodeDead("bob", 20.0),
+                                NodeDead("carol", 20.0), CommUp()]
+
+
+def test_comm_up_when_the_silent_node_is_declared_dead_then_deadtime_applies() -> None:
+    live = Liveness(CONFIG, "alice", ("alice", "bob", "carol"), now=100.0, links=("eth0",))
+    live.heard("bob", "eth0", 116.0, True, status="up")
+    assert live.tick(120.0) == [NodeDead("carol", 20.0), CommUp()]
+    assert live.next_deadline() == 121.0  # bob is now judged by deadtime: 116 + 5
+    assert live.tick(121.0) == [LinkDead("bob", "eth0"), NodeDead("bob", 5.0)]
+
+
+def test_comm_up_switch_applies_deadtime_at_once() -> None:
+    live = Liveness(CONFIG, "alice", ("alice", "bob", "carol"), now=100.0, links=("eth0",))
+    live.heard("bob", "eth0", 110.0, True, status="up")
+    assert live.tick(120.0) == [NodeDead("carol", 20.0), CommUp(),
+                                LinkDead("bob", "eth0"), NodeDead("bob", 10.0)]
+
+
+def test_link_dies_while_the_node_stays_up_over_the_other() -> None:
+    live = liveness()
+    up(live)
+    for t in (102.0, 104.0):
+        live.heard("bob", "eth0", t, True, status="active")
+    assert live.tick(105.0) == [LinkDead("bob", "eth1")]
+    live.heard("bob", "eth0", 106.0, True, status="active")
+    assert live.node_status("bob") == "active" and live.link_status("bob", "eth0") == "up"
+    assert live.heard("bob", "eth1", 107.0, False) == [LinkUp("bob", "eth1")]
+    assert live.links("bob") == ("eth0", "eth1")
+
+
+def test_duplicates_on_a_second_link_keep_it_up() -> None:
+    live = liveness()
+    up(live)
+    for t in range(101, 120):
+        live.heard("bob", "eth0", float(t), True, status="active")
+        live.heard("bob", "eth1", float(t), False)  # the same packet's copy: not a heartbeat
+    assert live.tick(120.0) == []
+
+
+def test_peer_advertised_deadtime_is_used_after_comm_up() -> None:
+    live = liveness(LivenessConfig(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=20.0))
+    live.heard("bob", "eth0", 100.0, True, status="active", deadtime=9.0)
+    assert live.next_deadline() == 109.0
+
+
+def test_goodbye_is_immediate_and_only_a_heartbeat_resurrects() -> None:
+    live = liveness()
+    up(live)
+    assert live.heard("bob", "eth0", 101.0, True, status="dead") == [NodeDead("bob", 0.0)]
+    assert live.heard("bob", "eth0", 101.5, False) == []  # a stray duplicate
+    assert live.node_status("bob") == "dead"
+    assert live.heard("bob", "eth0", 102.0, True, status="up") == [NodeUp("bob")]
+    assert live.left("bob", 103.0) == [NodeDead("bob", 0.0)]
+
+
+def test_ping_nodes_use_deadping() -> None:
+    live = Liveness(CONFIG, "alice", ("alice",), now=100.0, ping_nodes=("gw",))
+    assert live.heard("gw", "ping", 100.0, True) == [LinkUp("gw", "ping"), NodeUp("gw"), CommUp()]
+    assert live.node_status("gw") == "ping"
+    assert live.next_deadline() == 108.0
+
+
+def test_single_node_cluster_comes_up_on_the_first_tick() -> None:
+    live = Liveness(CONFIG, "alice", ("alice",), now=100.0)
+    assert live.next_deadline() == 100.0
+    assert live.tick(100.0) == [CommUp()]
+    assert live.next_deadline() == math.inf
+
+
+def test_unknown_nodes_are_ignored_and_local_links_tracked() -> None:
+    live = liveness()
+    assert live.heard("mallory", "eth0", 100.0, True) == []
+    assert live.heard("alice", "eth0", 100.0, True) == [LinkUp("alice", "eth0")]
+    assert live.node_status("alice") == "up"
+    assert set(live.nodes()) == {"alice", "bob"}
+    with pytest.raises(KeyError):
+        live.node_status("mallory")
+
+
+def test_from_haconfig_and_validation() -> None:
+    class Timers:
+        keepalive, deadtime, warntime, initdead, deadping = 1.0, 10.0, 5.0, 60.0, 20.0
+
+    assert LivenessConfig.from_haconfig(Timers()).deadtime == 10.0
+    with pytest.raises(ValueError, match="deadtime"):
+        LivenessConfig(deadtime=0.0)
