@@ -145,9 +145,14 @@ class Loop:
                 self._guarded(functools.partial(handler, signum))
 
     def _run_due_timers(self) -> None:
+        # Only timers due before this pass began: one re-armed in the past by a
+        # callback waits for the next pass, so sockets and signals still get
+        # their turn instead of the loop spinning on timers.
         now = self.clock()
+        due: list[Timer] = []
         while self._timers and self._timers[0].when <= now:
-            timer = heapq.heappop(self._timers)
+            due.append(heapq.heappop(self._timers))
+        for timer in due:
             if not timer.cancelled:
                 self._guarded(timer.callback)
 

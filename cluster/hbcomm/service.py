@@ -303,7 +303,8 @@ class HbcommService:
 
     # -- timers -----------------------------------------------------------------
     def _wake(self) -> None:
-        deadline = min(self._next_status, self.channel.next_deadline(),
+        next_status = float("inf") if self._stopping else self._next_status
+        deadline = min(next_status, self.channel.next_deadline(),
                        self.liveness.next_deadline())
         if self._timer is not None:
             if self._timer.when == deadline and not self._timer.cancelled:

@@ -60,3 +60,19 @@ def test_fd_reader_and_signal_are_dispatched_from_the_loop() -> None:
     os.close(r)
     os.close(w)
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_a_timer_rearmed_in_the_past_waits_for_the_next_pass() -> None:
+    clock = FakeClock()
+    loop = Loop(clock)
+    runs: list[float] = []
+
+    def again() -> None:
+        runs.append(clock.now)
+        loop.call_at(clock.now - 1.0, again)
+
+    loop.call_at(100.0, again)
+    loop.run_once(max_wait=0)
+    loop.run_once(max_wait=0)
+    assert len(runs) == 2
+    loop.close()
