@@ -245,3 +245,26 @@ def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> Non
     # Rate-limited: hundreds of bad packets, a handful of lines.
     assert 1 <= log.count("dropped bad packet") <= 5
     codec.decode(codec.encode(GetCounters()))  # the bus itself still speaks
+
+
+@pytest.mark.slow
+def test_10ms_keepalive_30ms_deadtime_holds_without_false_alarms(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", keepalive=0.01, deadtime=0.03,
+                                        warntime=0.02))
+        node.start_stack()
+    _wait_active(n1, n2)
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as on_n1, \
+            EventLog(n2.run_dir, "hbcomm", ["node"]) as on_n2:
+        time.sleep(15)  # the observation window: nothing may happen in it
+        false_alarms = [e.msg for log in (on_n1, on_n2) for e in log.events()
+                        if isinstance(e.msg, NodeStatusChanged) and e.msg.status == "dead"]
+    assert false_alarms == []
+    # And a real death is still seen within the tight bound.
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
+        n2.power_off()
+        dead = events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
+                               and e.msg.status == "dead", timeout=5)
+    assert 0.03 <= dead.msg.silent_for <= 0.03 + 0.01 + 0.02
