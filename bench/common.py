@@ -56,7 +56,7 @@ def nodes_view(node: Node) -> NodesResult | None:
 def wait_all_active(nodes: Sequence[Node], timeout: float = 30.0) -> None:
     for node in nodes:
         wait_for(lambda n=node: (r := nodes_view(n)) is not None and r.comm_up
-                 and all(x.status == "active" for x in r.nodes),
+                 and all(x.status == "active" for x in r.nodes if x.type == "normal"),
                  timeout=timeout, message=f"{node.name} never saw every node active")
 
 

@@ -66,6 +66,7 @@ from cluster.hbcomm.packet import (
     encode,
 )
 from cluster.hbcomm.peers import IrretrievablyLost, PacketsMissing, PeerRestarted, ReplayRejected
+from cluster.hbcomm.pinger import Pinger
 from cluster.runtime.daemon import DaemonContext
 
 log = logging.getLogger(__name__)
@@ -120,15 +121,19 @@ class HbcommService:
         self.media = self._open_media(ctx.config)
         self.channel = Channel(ChannelConfig(), ctx.node, self.generation, ha.nodes,
                                random.Random())
+        self._ping_names = tuple(p.name for p in ha.ping_nodes)
+        self.pinger = (Pinger(ha.ping_nodes, self._keys.active_key.secret, self.generation)
+                       if ha.ping_nodes else None)
         self.liveness = Liveness(LivenessConfig.from_haconfig(ha), ctx.node, ha.nodes, now,
-                                 links=tuple(dict.fromkeys(m.name for m in self.media)))
+                                 links=tuple(dict.fromkeys(m.name for m in self.media)),
+                                 ping_nodes=self._ping_names)
         self.started = now
         self.counters: Counter[str] = Counter()
         self._bad_log = RateLimiter(interval=5.0)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
         self._timer: Timer | None = None
         self._next_status = now
-        self._statuses = {node: "init" for node in ha.nodes}
+        self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
         self._statuses[ctx.node] = "up"
         self._stopping = False
         self.publisher = ctx.publisher()
@@ -140,6 +145,8 @@ class HbcommService:
         })
         for medium in self.media:
             self._loop.add_reader(medium.fileno(), functools.partial(self._on_readable, medium))
+        if self.pinger is not None:
+            self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
         log.info("Local status now set to: 'up'")
         self._wake()
 
@@ -172,6 +179,13 @@ class HbcommService:
                 self._bad_packet(medium, err)
                 continue
             self._handle(packet, medium.name, now)
+        self._wake()
+
+    def _on_ping_reply(self) -> None:
+        assert self.pinger is not None
+        now = self._loop.clock()
+        for name, address in self.pinger.receive():
+            self._liveness_events(self.liveness.heard(name, address, now, True), now)
         self._wake()
 
     def _bad_packet(self, medium: Transport, err: PacketError) -> None:
@@ -243,11 +257,14 @@ class HbcommService:
                 self._node_status(event.node, "dead",
                                   "silent" if event.silent_for else "shutdown",
                                   event.silent_for)
+                if event.node in self._ping_names:
+                    continue
                 output = self.channel.node_dead(event.node, now)
                 self._transmit(output.send)
                 self._deliver(output.delivered, now)
             elif isinstance(event, NodeUp | NodeActive):
-                self.channel.node_up(event.node)
+                if event.node not in self._ping_names:
+                    self.channel.node_up(event.node)
                 self._node_status(event.node, self.liveness.node_status(event.node), "heard")
             elif isinstance(event, LinkUp | LinkDead):
                 state = "up" if isinstance(event, LinkUp) else "dead"
@@ -331,6 +348,8 @@ class HbcommService:
         st = "active" if self.liveness.comm_up else "up"
         self._transmit([self.channel.status(st, ha.deadtime, ha.keepalive, now - self.started,
                                             now)])
+        if self.pinger is not None:
+            self.pinger.send_all()
         # Schedule from the ideal time, not from now, so a late wake-up does
         # not stretch every later interval.
         self._next_status = max(self._next_status + ha.keepalive, now + ha.keepalive / 4)
@@ -338,7 +357,13 @@ class HbcommService:
     # -- queries ----------------------------------------------------------------
     def _get_nodes(self, _msg: GetNodes) -> NodesResult:
         nodes = []
-        for name in self._config.ha.nodes:
+        for name in (*self._config.ha.nodes, *self._ping_names):
+            if name in self._ping_names:
+                links = tuple(LinkInfo(link, self.liveness.link_status(name, link))
+                              for link in self.liveness.links(name))
+                nodes.append(NodeInfo(name=name, status=self._statuses.get(name, "init"),
+                                      type="ping", links=links))
+                continue
             if name == self._ctx.node:
                 links = self._local_links()
             else:
@@ -383,4 +408,7 @@ class HbcommService:
         for medium in self.media:
             self._loop.remove_reader(medium.fileno())
             medium.close()
+        if self.pinger is not None:
+            self._loop.remove_reader(self.pinger.fileno())
+            self.pinger.close()
 

@@ -77,7 +77,7 @@ def _counters(node: Node) -> dict[str, int]:
 def _wait_active(*nodes: Node) -> None:
     for node in nodes:
         wait_for(lambda n=node: (r := _nodes(n)) is not None and r.comm_up
-                 and all(x.status == "active" for x in r.nodes),
+                 and all(x.status == "active" for x in r.nodes if x.type == "normal"),
                  timeout=20, message=f"{node.name} never saw every node active")
 
 
@@ -268,3 +268,33 @@ def test_10ms_keepalive_30ms_deadtime_holds_without_false_alarms(lab: Lab) -> No
         dead = events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
                                and e.msg.status == "dead", timeout=5)
     assert 0.03 <= dead.msg.silent_for <= 0.03 + 0.01 + 0.02
+
+
+def test_ping_node_follows_the_uplink_cable(lab: Lab) -> None:
+    hb, pub = lab.add_lan("hb"), lab.add_lan("pub")
+    n1, n2 = lab.add_node("n1", [hb, pub]), lab.add_node("n2", [hb, pub])
+    router = lab.add_host("router", [pub])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", deadtime=1.0)
+                          + f"deadping 500ms\nping {router.address(pub)}\n")
+        node.start_stack()
+    _wait_active(n1, n2)
+    ping_name = router.address(pub)
+    wait_for(lambda: _peer(n1, ping_name).get("status") == "ping", timeout=5,
+             message="router answers n1's pings")
+    result = _nodes(n1)
+    assert result is not None
+    assert next(n for n in result.nodes if n.name == ping_name).type == "ping"
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
+        start = time.monotonic()
+        n1.pull_cable(pub)
+        dead = events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
+                               and e.msg.node == ping_name and e.msg.status == "dead",
+                               timeout=5, message="ping node dead on n1")
+        assert 0.4 <= dead.at - start <= 0.5 + 0.2
+        n1.plug_cable(pub)
+        events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
+                        and e.msg.node == ping_name and e.msg.status == "ping",
+                        timeout=10, since=dead.at, message="ping node back on n1")
+    assert _peer(n2, ping_name)["status"] == "ping"
+    assert _peer(n1, "n2")["status"] == "active"
