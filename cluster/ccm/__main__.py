@@ -1,7 +1,8 @@
-"""``python -m cluster.ccm``: started by cluster-mcp."""
+"""``python -m cluster.ccm``: the membership daemon, started by cluster-mcp."""
 
 import sys
 
-from cluster.runtime.daemon import BusOnlyService, run_daemon
+from cluster.ccm.service import CcmService
+from cluster.runtime.daemon import run_daemon
 
-sys.exit(run_daemon("ccm", BusOnlyService))
+sys.exit(run_daemon("ccm", CcmService))

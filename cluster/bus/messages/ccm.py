@@ -54,8 +54,9 @@ class CcmStateAnnounced:
 
     `leader` is the node this ccm wants to coordinate its membership (the
     lowest name it can follow); `instance`/`members` its current view
-    (0 and () before its first).  `reply_wanted` asks every peer to answer
-    with its own state (a ccm that just started).
+    (0 and () before its first).  `waiting` asks the leader for a round.
+    `reply_wanted` asks every peer to answer with its own state (a ccm that
+    just started).
     """
 
     reach: tuple[str, ...]
@@ -63,6 +64,7 @@ class CcmStateAnnounced:
     instance: int
     members: tuple[str, ...]
     max_instance: int
+    waiting: bool = False
     reply_wanted: bool = False
 
 

@@ -1,0 +1,398 @@
+"""Consensus membership: node reachability in, agreed views out (reference 6.1).
+
+Role: the sans-I/O core of ccm.  Inputs: hbcomm's node statuses
+(:meth:`Membership.hbcomm_snapshot`, :meth:`Membership.node_status`), peer
+ccms' decoded messages (:meth:`Membership.received`; types in
+:mod:`cluster.bus.messages.ccm`) and time (:meth:`Membership.tick` at
+:meth:`Membership.next_deadline`), each with ``now``.  Outputs: effects
+(:mod:`cluster.ccm.interface`): messages to send, views to publish, messages
+dropped.  The shell (:mod:`cluster.ccm.service`) does the I/O, the logging
+and the persistence of :attr:`Membership.max_instance`.
+
+Theory of operation.  Each node follows a *leader*: the lowest name among
+itself and the peers hbcomm calls up/active that it has not found *silent*
+(their ccm does not answer) nor *excluded* (they would not take it); the
+rules are in :mod:`cluster.ccm.peers`.  A node that is its own leader is a
+*coordinator*; only coordinators decide views, and only after hbcomm's
+comm-up.  Phases (one table, ``_EDGES``): IDLE, LEADING (a round is
+open), WAITING (asked our leader for a round), FOLLOWING (answered a round).
+
+* Fast path: a coordinator whose only candidate is itself forms the view
+  {self} at once, without a message (a two-node failover adds no delay).
+* Round: the coordinator broadcasts ``CcmJoin(round, proposal)``; each
+  proposed node answers ``CcmJoinResult``: accepted (with its reach, view and
+  max instance) only if the coordinator is its own leader, else refused.
+  When all have answered (or after ``join_timeout``: the mute ones are marked
+  silent) the coordinator partitions the accepting nodes into cliques of
+  mutual reach (:mod:`cluster.ccm.connectivity`) and broadcasts
+  ``CcmViewDecided``: each group gets ``max instance of all participants +
+  1`` (+2, ...), or keeps the one it already shares (:mod:`cluster.ccm.rounds`).
+  A node adopts a group only from the round it accepted, never going back:
+  instances only grow and are equal on every member.
+* Requests: a node announces its state (``CcmStateAnnounced``: reach,
+  leader, view, max instance, ``waiting``) on every change and every
+  ``announce_interval``.  A follower whose reach or leader changed, or that
+  was dropped, announces ``waiting`` until its leader's Join comes; a
+  coordinator opens a round when its candidates change or an announcement
+  disagrees with its last decision (a follower's reach or view, a member that
+  left, a mutually reachable node that would rather follow it).  Changes
+  during a round restart it, at most once per ``round_gap`` (no storms).
+* Convergence without flapping: a follower that waits ``wait_timeout`` in
+  vain excludes its leader (a one-way cut) and follows the next; one with no
+  decision within ``decision_timeout`` asks again; a FOLLOWING node sends
+  nothing but its answer (a view about to change would read as
+  disagreement).  Periodic announcements repair what a lost message broke.
+* Restart: a ccm starts from the persisted max instance and asks peers for
+  theirs; every message carries ``max_instance``, a decision takes the max.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from cluster.bus.messages.ccm import (
+    CcmGroup,
+    CcmJoin,
+    CcmJoinResult,
+    CcmStateAnnounced,
+    CcmViewDecided,
+    ViewChanged,
+)
+from cluster.ccm.interface import (
+    CcmMessage,
+    Effect,
+    MembershipConfig,
+    MessageDropped,
+    Send,
+    problem,
+)
+from cluster.ccm.peers import Peers
+from cluster.ccm.rounds import Rounds
+from cluster.ccm.views import Views, has_quorum
+
+__all__ = ["Membership", "Phase", "has_quorum"]
+
+_REACHABLE = frozenset({"up", "active"})
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    LEADING = "leading"
+    WAITING = "waiting"
+    FOLLOWING = "following"
+
+
+_I, _L, _W, _F = Phase.IDLE, Phase.LEADING, Phase.WAITING, Phase.FOLLOWING
+_EDGES = frozenset({
+    (_I, _L), (_L, _L),            # IDLE|LEADING -> LEADING: we coordinate (again: news came)
+    (_L, _I), (_F, _I), (_W, _I),  # X -> IDLE: decided or adopted; or we lead now
+    (_I, _W), (_L, _W), (_F, _W), (_W, _W),  # X -> WAITING: ask our (new) leader for a round
+    (_I, _F), (_L, _F), (_W, _F), (_F, _F),  # X -> FOLLOWING: our leader's Join came
+})
+
+
+class Membership:
+    """One node's membership state machine; see the module docstring."""
+
+    def __init__(self, config: MembershipConfig, now: float, max_instance: int = 0,
+                 first_round: int = 1) -> None:
+        self.config = config
+        self.max_instance = max_instance
+        self.phase = Phase.IDLE
+        self._rounds = Rounds(config.local, first_round)
+        self._peers = Peers(config.local)
+        self._comm_up = False
+        self._views = Views(config.local, now)
+        self._stale = True                # a round is needed (or: ask our leader for one)
+        self._following: tuple[str, int] | None = None
+        self._waiting_on: str | None = None
+        self._deadline: float | None = None
+        self._resend_at: float | None = None
+        self._announce_at = now + config.announce_interval
+        self._hello = True                # our first announcement asks peers for theirs
+        self._announced: tuple[object, ...] = ()  # what our last announcement said
+        self._next_round_at = now
+
+    # -- queries -----------------------------------------------------------
+    @property
+    def view(self) -> ViewChanged:
+        """The current view as published (a placeholder with formed=False at first)."""
+        return self._views.published(self.config.total)
+
+    def leader(self) -> str:
+        """The node we follow: the lowest of us and the peers we may follow."""
+        return self._peers.leader()
+
+    def next_deadline(self) -> float:
+        times = [self._announce_at, self._deadline, self._resend_at]
+        if self._stale and self._comm_up and self.leader() == self.config.local:
+            times.append(self._next_round_at)
+        return min(t for t in times if t is not None)
+
+    # -- inputs ------------------------------------------------------------
+    def hbcomm_snapshot(self, statuses: Mapping[str, str], comm_up: bool,
+                        now: float) -> list[Effect]:
+        """A GetNodes result (at start, and whenever the shell reconciles)."""
+        reach = frozenset(n for n, s in statuses.items()
+                          if s in _REACHABLE and n != self.config.local)
+        if self._peers.set_reach(reach):
+            self._mark_stale(now, "hbcomm snapshot")
+        self._set_comm_up(comm_up, now)
+        return self._finish(now, [])
+
+    def node_status(self, node: str, status: str, now: float) -> list[Effect]:
+        """hbcomm's NodeStatusChanged: a peer is reachable while "up" or "active";
+        this node turns "active" at comm up (and "up" again when hbcomm restarts)."""
+        if node == self.config.local:
+            self._set_comm_up(status == "active", now)
+        else:
+            reach = self._peers.reach
+            reach = reach | {node} if status in _REACHABLE else reach - {node}
+            if self._peers.set_reach(reach):
+                self._mark_stale(now, f"node {node} {status}")
+        return self._finish(now, [])
+
+    def received(self, src: str, msg: object, now: float) -> list[Effect]:
+        """A decoded ccm message from `src` (our own broadcasts come back: ignored)."""
+        if src == self.config.local:
+            return []
+        why = problem(msg)
+        if why is not None or not isinstance(msg, CcmMessage):
+            return [MessageDropped(src, why or "not a ccm message")]
+        out: list[Effect] = []
+        self._peers.heard(src, msg)
+        if isinstance(msg, CcmStateAnnounced):
+            self._on_state(src, msg, now, out)
+        elif isinstance(msg, CcmJoin):
+            self._on_join(src, msg, now, out)
+        elif isinstance(msg, CcmJoinResult):
+            rnd = self._rounds.current
+            if (self.phase is Phase.LEADING and self._rounds.record(src, msg)
+                    and rnd is not None and not rnd.missing and not self._stale):
+                self._decide(now, out)  # every answer is in
+        elif isinstance(msg, CcmViewDecided):
+            self._on_decided(src, msg, now)
+        self.max_instance = max(self.max_instance, msg.max_instance)
+        return self._finish(now, out)
+
+    def tick(self, now: float) -> list[Effect]:
+        """Timers: call at (or after) :meth:`next_deadline`."""
+        out: list[Effect] = []
+        due = self._deadline is not None and now >= self._deadline
+        if self.phase is Phase.LEADING and due and not self._stale:
+            self._decide(now, out)  # the mute ones are left out, marked silent
+        elif self.phase is Phase.FOLLOWING and due:
+            self._mark_stale(now, "no decision from the leader")
+        elif self.phase is Phase.WAITING and due and self._waiting_on is not None:
+            self._peers.give_up(self._waiting_on)  # it does not invite us: follow another
+            self._mark_stale(now, f"leader {self._waiting_on} does not answer")
+        elif self._resend_at is not None and now >= self._resend_at:
+            self._resend_at = None
+            rnd = self._rounds.current
+            if self.phase is Phase.LEADING and rnd is not None:  # ask the mute ones again
+                out.extend(Send(node, rnd.join) for node in sorted(rnd.missing))
+            else:
+                self._announce(now, out)
+        if now >= self._announce_at:  # not in a round: a view about to change misleads
+            if self.phase in (Phase.LEADING, Phase.FOLLOWING):
+                self._announce_at = now + self.config.announce_interval
+            else:
+                self._announce(now, out)
+        return self._finish(now, out)
+
+    def reconfigure(self, config: MembershipConfig, now: float) -> list[Effect]:
+        """ha.cf reloaded: the node list (quorum total) or keepalive may differ."""
+        if config.local != self.config.local:
+            raise ValueError("the local node name cannot change while running")
+        self.config = config
+        return self._finish(now, [])
+
+    # -- message handlers --------------------------------------------------
+    def _on_state(self, src: str, msg: CcmStateAnnounced, now: float,
+                  out: list[Effect]) -> None:
+        local = self.config.local
+        reply = msg.reply_wanted
+        view = self._views.current
+        if self.leader() == local:
+            members = view.members if view is not None else ()
+            rnd = self._rounds.current
+            if msg.waiting and rnd is not None and src in rnd.missing:
+                out.append(Send(src, rnd.join))  # it waits for a Join: ours was lost
+            elif src in self._peers.reach and self._rounds.reported(src, msg, members):
+                self._mark_stale(now, f"report from {src}")
+        else:
+            reply = reply or msg.leader == local  # it thinks we lead: tell it whom we follow
+            if (self.phase is Phase.WAITING and src == self._waiting_on
+                    and msg.leader != src and msg.leader in self._peers.excluded):
+                # Our leader follows a node that would not take us: neither will it.
+                self._peers.excluded.add(src)
+                self._mark_stale(now, f"{src} follows {msg.leader}")
+            elif (self.phase is Phase.IDLE and view is not None and src in view.members
+                    and src in self._peers.reach and msg.instance > view.instance):
+                self._mark_stale(now, f"{src} moved on to instance {msg.instance}")
+        if reply and self.phase is not Phase.FOLLOWING:  # see _finish: not while following
+            out.append(Send(src, self._state(False)))
+
+    def _on_join(self, src: str, msg: CcmJoin, now: float, out: list[Effect]) -> None:
+        local = self.config.local
+        if local not in msg.proposal:
+            if self.leader() == src:
+                out.append(Send(src, self._state(False)))  # it may think us silent
+                if not (self.phase is Phase.WAITING and self._waiting_on == src):
+                    self._mark_stale(now, f"left out by {src}")
+            return
+        self._peers.excluded.discard(src)  # it invites us
+        leader = self.leader()
+        if src != leader or src not in self._peers.reach:
+            out.append(Send(src, self._answer(msg.round, False, leader)))
+            return
+        self._views.stale(now, f"round of {src}")
+        self._rounds.abandon()
+        self._rounds.forget()
+        self._following = (src, msg.round)
+        self._enter(Phase.FOLLOWING, now + self.config.decision_timeout)
+        self._stale = False  # our answer carries everything we know
+        out.append(Send(src, self._answer(msg.round, True, leader)))
+
+    def _on_decided(self, src: str, msg: CcmViewDecided, now: float) -> None:
+        local = self.config.local
+        mine = next((g for g in msg.groups if local in g.members), None)
+        if self.phase is Phase.FOLLOWING and self._following == (src, msg.round):
+            if mine is None:
+                self._mark_stale(now, f"left out by {src}")
+            else:
+                self._adopt(mine, src, msg.round, now)
+            return
+        view = self._views.current
+        if (self.phase is Phase.IDLE and view is not None and view.coordinator == src
+                and view.round != msg.round and mine is None):
+            self._mark_stale(now, f"dropped by {src}")
+
+    # -- coordinating ------------------------------------------------------
+    def _decide(self, now: float, out: list[Effect]) -> None:
+        decision = self._rounds.decide(self._peers.reach, self._views.instance,
+                                       self._views.members, self.max_instance)
+        self._peers.mute(decision.silent)
+        self.max_instance = max(self.max_instance, decision.max_instance)
+        if decision.message is not None:
+            out.append(Send(None, decision.message))
+        self._enter(Phase.IDLE, None)
+        self._adopt(decision.own, self.config.local, decision.number, now)
+
+    def _advance_coordinator(self, now: float, out: list[Effect]) -> None:
+        local = self.config.local
+        if self.phase in (Phase.WAITING, Phase.FOLLOWING):
+            self._following = self._waiting_on = None
+            self._enter(Phase.IDLE, None)
+            self._mark_stale(now, "we lead")
+        if not self._comm_up:  # before comm up nobody knows who is alive: do not decide
+            if self.phase is Phase.LEADING:
+                self._rounds.abandon()
+                self._enter(Phase.IDLE, None)
+            return
+        if not self._stale:
+            return
+        invited = self._peers.invitees()
+        if invited == {local}:  # the fast path: nobody to agree with, no message
+            self._rounds.abandon()
+            self._rounds.forget()
+            self._stale = False
+            alone = self._views.members == (local,)  # then nothing changes
+            instance = self._views.instance if alone else self.max_instance + 1
+            self._adopt(CcmGroup(instance, (local,)), local, self._rounds.next_number(), now)
+        elif now >= self._next_round_at:
+            join = self._rounds.open(invited, self.max_instance)
+            self._following = None
+            self._enter(Phase.LEADING, now + self.config.join_timeout)
+            self._resend_at = now + self.config.join_timeout / 2
+            self._stale = False
+            self._next_round_at = now + self.config.round_gap
+            out.append(Send(None, join))
+
+    # -- following ---------------------------------------------------------
+    def _advance_follower(self, leader: str, now: float, out: list[Effect]) -> None:
+        # Whom we act for now; a different leader means we must ask it for a round.
+        owner = {Phase.LEADING: self.config.local, Phase.WAITING: self._waiting_on,
+                 Phase.FOLLOWING: self._following[0] if self._following else None,
+                 Phase.IDLE: view.coordinator if (view := self._views.current) else None,
+                 }[self.phase]
+        if owner is not None and owner != leader:
+            self._rounds.abandon()
+            self._mark_stale(now, f"{leader} leads")
+        if self._stale:  # ask our leader for a round, then wait for its Join
+            self._stale = False
+            self._rounds.forget()
+            self._waiting_on = leader
+            self._enter(Phase.WAITING, now + self.config.wait_timeout)
+            self._resend_at = now + self.config.wait_timeout / 2
+            self._announce(now, out)
+
+    # -- the driver --------------------------------------------------------
+    def _finish(self, now: float, out: list[Effect]) -> list[Effect]:
+        """After every input: act on what changed, announce it, publish the view."""
+        leader = self.leader()
+        if leader == self.config.local:
+            self._advance_coordinator(now, out)
+        else:
+            self._advance_follower(leader, now, out)
+        # Not while FOLLOWING: our answer told the leader, and a view about to change
+        # would read as disagreement.  A higher max_instance alone waits for the next.
+        if self.phase is not Phase.FOLLOWING and self._key() != self._announced:
+            self._announce(now, out)
+        published = self._views.publish(now, self.config.total)
+        if published is not None:
+            out.append(published)
+        if not self._stale and self.phase is Phase.IDLE:
+            self._views.settled()
+        return out
+
+    def _adopt(self, group: CcmGroup, coordinator: str, number: int, now: float) -> None:
+        if not self._views.adopt(group, coordinator, number):
+            self._mark_stale(now, "decision older than our view")  # never go back
+            return
+        self.max_instance = max(self.max_instance, group.instance)
+        self._following = None
+        if self.phase is not Phase.IDLE:
+            self._enter(Phase.IDLE, None)
+
+    # -- helpers -----------------------------------------------------------
+    def _set_comm_up(self, comm_up: bool, now: float) -> None:
+        if comm_up != self._comm_up:
+            self._comm_up = comm_up
+            if comm_up:
+                self._views.formed = True
+                self._mark_stale(now, "comm up")
+
+    def _mark_stale(self, now: float, cause: str) -> None:
+        self._stale = True
+        self._views.stale(now, cause)
+
+    def _enter(self, phase: Phase, deadline: float | None) -> None:
+        if (self.phase, phase) not in _EDGES:
+            raise RuntimeError(f"ccm: impossible transition {self.phase.name} -> {phase.name}")
+        self.phase = phase
+        self._deadline = deadline
+        self._resend_at = None
+
+    def _state(self, reply_wanted: bool) -> CcmStateAnnounced:
+        return CcmStateAnnounced(
+            reach=tuple(sorted(self._peers.reach | {self.config.local})), leader=self.leader(),
+            instance=self._views.instance, members=self._views.members,
+            max_instance=self.max_instance, waiting=self.phase is Phase.WAITING,
+            reply_wanted=reply_wanted)
+
+    def _key(self) -> tuple[object, ...]:
+        state = self._state(False)
+        return state.reach, state.leader, state.instance, state.members, state.waiting
+
+    def _answer(self, number: int, accepted: bool, leader: str) -> CcmJoinResult:
+        state = self._state(False)
+        return CcmJoinResult(number, accepted, leader, state.reach, self.max_instance,
+                             state.instance, state.members)
+
+    def _announce(self, now: float, out: list[Effect]) -> None:
+        self._announced = self._key()
+        out.append(Send(None, self._state(self._hello)))
+        self._hello = False
+        self._announce_at = now + self.config.announce_interval

@@ -1,0 +1,1 @@
+"""Tests of ccm, the membership daemon."""
