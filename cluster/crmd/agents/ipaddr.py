@@ -29,7 +29,10 @@ Semantics (Pacemaker's IPaddr2 contract):
   Stop never needs the findif lookup, so it works even when start could not.
 * ``monitor``: ``NOT_RUNNING`` when the address is absent (from the named
   interface, else from every interface); ``FAILED`` when present but the
-  interface is down or lost its carrier (a pulled cable); else ``OK``.
+  interface was taken down; else ``OK``.  A lost carrier (a pulled cable) is
+  *not* a failure: whether clients are better served elsewhere is ipfail's
+  judgement, which compares both nodes' uplinks (failing the resource here
+  would stop it everywhere when every uplink is down).
 """
 
 from __future__ import annotations
@@ -231,8 +234,10 @@ class IpAddressAgent:
         link = _holder(spec, self._netlink.links(), self._netlink.addresses())
         if link is None:
             return Reply(Outcome.NOT_RUNNING, detail=f"{spec.ip} is not configured")
-        if not (link.up and link.carrier):
+        if not link.up:
             return Reply(Outcome.FAILED, detail=f"{spec.ip} on {link.name}, {_link_state(link)}")
+        if not link.carrier:
+            return Reply(Outcome.OK, detail=f"{spec.ip} on {link.name}, which has no carrier")
         return Reply(Outcome.OK, detail=f"{spec.ip} on {link.name}")
 
 
