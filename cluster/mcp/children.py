@@ -1,7 +1,7 @@
 """The child table: which processes the master control process runs, in order.
 
 One row per child.  The built-in daemons come first in dependency order
-(transport, membership, fencing, resources, connectivity, watchdog), then
+(watchdog, transport, membership, fencing, resources, connectivity), then
 every ``respawn``/``failfast`` line of ha.cf in file order.  Children are
 started top to bottom and stopped bottom to top.  A ``respawn`` line naming
 a legacy Heartbeat daemon (``/usr/lib/heartbeat/ipfail``) selects our own
@@ -62,7 +62,9 @@ def child_table(config: ClusterConfig, paths: NodePaths, debug: int = 0) -> tupl
             name += "+"
         extra.append(ChildSpec(name=name, argv=("/bin/sh", "-c", f"exec {spec.command}"),
                                user=spec.user, builtin=False, failfast=spec.failfast))
-    order = ("hbcomm", "ccm", "stonithd", "crmd", "ipfail", "watchdog")
+    # The watchdog keeper starts first and so stops last: it guards the whole
+    # shutdown, and a hang while resources are being stopped still resets the node.
+    order = ("watchdog", "hbcomm", "ccm", "stonithd", "crmd", "ipfail")
     builtins = [
         _daemon(name, paths, node, debug,
                 _CRMD_STOP_TIMEOUT if name == "crmd" else _DEFAULT_STOP_TIMEOUT)

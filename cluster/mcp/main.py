@@ -6,6 +6,13 @@ child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` on
 children in reverse order and exits 0 leaving no process or socket behind.
 ``--check`` validates a configuration directory and prints what it
 understood without starting anything.
+
+Watchdog: before an orderly stop (SIGTERM/SIGINT, or a reload that drops
+the ``watchdog`` line) the MCP sends WatchdogDisarm with its pid to the
+keeper and waits for the answer (at most :data:`_DISARM_TIMEOUT` s) before
+stopping children; only then may the keeper close the device with the
+magic ``V``.  A killed MCP sends nothing, so its keeper leaves the device
+armed and the node resets (see :mod:`cluster.watchdog.keeper`).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +33,10 @@ from setproctitle import setproctitle
 
 from cluster import __version__
 from cluster.bus import endpoints
+from cluster.bus.client import AsyncClient, BusError
 from cluster.bus.loop import Loop
 from cluster.bus.messages.mcp import ChildrenResult, GetChildren
+from cluster.bus.messages.watchdog import WatchdogDisarm
 from cluster.bus.server import ControlServer, Publisher
 from cluster.common.logs import setup_logging
 from cluster.config.confdir import ClusterConfig, describe, load_config
@@ -41,6 +50,8 @@ log = logging.getLogger(__name__)
 
 TITLE = "cluster: master control process"
 PID_FILE = "cluster-mcp.pid"
+_WATCHDOG = "watchdog"
+_DISARM_TIMEOUT = 2.0   # the keeper answers in milliseconds; do not hold a stop up longer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +122,7 @@ class MasterControl:
         self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,
                                      lambda event: self.publisher.publish("child", event))
         self._stopping = False
+        self._watchdog_client: AsyncClient | None = None
 
     def _get_children(self, _msg: GetChildren) -> ChildrenResult:
         return ChildrenResult(node=self.config.local_node, mcp_pid=os.getpid(),
@@ -128,6 +140,8 @@ class MasterControl:
             self.loop.run()
         finally:
             self.supervisor.kill_everything()
+            if self._watchdog_client is not None:
+                self._watchdog_client.close()
             self.server.close()
             self.publisher.close()
             self.ctx.term()
@@ -142,7 +156,26 @@ class MasterControl:
         log.info("%s received; stopping all children in reverse order",
                  signal.Signals(signum).name)
         _notify_systemd("STOPPING=1")
-        self.supervisor.stop_all(self._all_stopped)
+        self._disarm_watchdog(lambda: self.supervisor.stop_all(self._all_stopped))
+
+    def _disarm_watchdog(self, then: Callable[[], None]) -> None:
+        """Tell the keeper this stop is orderly (WatchdogDisarm), then carry on."""
+        if _WATCHDOG not in self.supervisor.pids():
+            then()
+            return
+        if self._watchdog_client is None:  # closed in run(), before the context ends
+            self._watchdog_client = AsyncClient(self.ctx, self.loop, self.paths.run_dir,
+                                                _WATCHDOG)
+
+        def answered(reply: object) -> None:
+            if isinstance(reply, BusError):
+                log.warning("watchdog keeper did not take the disarm (%s); the watchdog may "
+                            "reset this node", reply)
+            else:
+                log.info("watchdog keeper told this stop is orderly")
+            then()
+
+        self._watchdog_client.call(WatchdogDisarm(os.getpid()), _DISARM_TIMEOUT, answered)
 
     def _all_stopped(self) -> None:
         log.info("all children stopped; master control process exiting")
@@ -158,8 +191,16 @@ class MasterControl:
             log.warning("%s", warning)
         self.config = new
         log.info("configuration re-read from %s", self.paths.conf_dir)
-        self.supervisor.replace_specs(child_table(new, self.paths, self.debug))
-        self.supervisor.signal_all(signal.SIGHUP)
+        specs = child_table(new, self.paths, self.debug)
+
+        def apply() -> None:
+            self.supervisor.replace_specs(specs)
+            self.supervisor.signal_all(signal.SIGHUP)
+
+        if any(spec.name == _WATCHDOG for spec in specs):
+            apply()
+        else:
+            self._disarm_watchdog(apply)
 
 
 def _remove_leftovers(paths: NodePaths) -> None:

@@ -39,6 +39,13 @@ EXIT_CONFIG = 2
 EXIT_NO_RESPAWN = 100
 
 
+class NotNeeded(Exception):
+    """Raised by a service factory when the configuration gives it nothing to do.
+
+    The daemon exits 100, which the master control process never respawns.
+    """
+
+
 class Service(Protocol):
     def shutdown(self) -> None: ...
     def reload(self, config: ClusterConfig) -> None: ...
@@ -125,12 +132,19 @@ def run_daemon(name: str, factory: Callable[[DaemonContext], Service],
                         loop=loop, zmq=zmq.Context(), debug=args.debug, started=loop.clock())
     try:
         service = factory(ctx)
+    except NotNeeded as reason:
+        log.info("%s not needed: %s; exiting without respawn", name, reason)
+        status = EXIT_NO_RESPAWN
     except Exception:
         log.exception("%s could not start", name)
+        status = 1
+    else:
+        status = 0
+    if status:
         ctx.close_bus()
         ctx.zmq.term()
         loop.close()
-        return 1
+        return status
     shutting_down = False
 
     def on_term(signum: int) -> None:

@@ -2,6 +2,7 @@
 
 import sys
 
-from cluster.runtime.daemon import BusOnlyService, run_daemon
+from cluster.runtime.daemon import run_daemon
+from cluster.stonithd.service import StonithdService
 
-sys.exit(run_daemon("stonithd", BusOnlyService))
+sys.exit(run_daemon("stonithd", StonithdService))

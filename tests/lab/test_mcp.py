@@ -83,8 +83,9 @@ def test_every_child_is_respawned_after_kill_9(lab: Lab) -> None:
 
 def test_sigterm_stops_everything_and_leaves_no_socket(lab: Lab) -> None:
     node, mcp = _start(lab)
-    sockets = sorted(p.name for p in node.run_dir.iterdir() if p.suffix in (".ctl", ".pub"))
-    assert {"mcp.ctl", "hbcomm.ctl", "ccm.ctl", "crmd.ctl"} <= set(sockets)
+    wanted = {"mcp.ctl", "hbcomm.ctl", "ccm.ctl", "crmd.ctl"}
+    wait_for(lambda: wanted <= {p.name for p in node.run_dir.iterdir()}, timeout=10,
+             message="every daemon bound its control socket")
     mcp.send_signal(signal.SIGTERM)
     assert mcp.wait(timeout=5) == 0
     wait_for(lambda: not node.pids(), timeout=5, message="processes left in the node")

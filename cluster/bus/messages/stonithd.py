@@ -4,6 +4,11 @@ crmd asks FenceNode before starting a dead node's groups and must not start
 them unless the reply is FenceResult(ok=True).  Every outcome, success or
 not, is also published on topic ``fence`` as NodeFenced so every local
 daemon and tool sees the history.
+
+Clients: crmd (``cluster.crmd.fencing``) over an ``AsyncClient``;
+``stonith --fence`` and ``meatclient`` with the blocking ``request``.
+ConfirmManualFence is meatclient's: the operator has power-cycled a node
+that a ``meatware`` device is waiting for.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cluster.bus.catalogue import message
+
+#: How long stonithd may take for a request by default, retries included.
+DEFAULT_FENCE_TIMEOUT = 60.0
+#: The reply travels after stonithd's own deadline: wait this much longer.
+REPLY_MARGIN = 2.0
 
 
 @message
@@ -25,7 +35,8 @@ class FenceNode:
     node: str
     action: str = "reset"
     reason: str = ""
-    timeout: float = 60.0
+    timeout: float = DEFAULT_FENCE_TIMEOUT
+    requested_by: str = ""     # "crmd", "stonith CLI"...: copied into NodeFenced
 
 
 @message
@@ -71,3 +82,16 @@ class FenceDeviceInfo:
 @dataclass(frozen=True, slots=True)
 class FenceDevicesResult:
     devices: tuple[FenceDeviceInfo, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class ConfirmManualFence:
+    """meatclient -c NODE: the operator has power-cycled `node` (meatware devices).
+
+    Answered OkResult when a meatware request for `node` was waiting (it then
+    completes with ok=True), ErrorResult("not_pending") otherwise.
+    """
+
+    node: str
+
