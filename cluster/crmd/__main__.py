@@ -2,6 +2,7 @@
 
 import sys
 
-from cluster.runtime.daemon import BusOnlyService, run_daemon
+from cluster.crmd.service import CrmdService
+from cluster.runtime.daemon import run_daemon
 
-sys.exit(run_daemon("crmd", BusOnlyService))
+sys.exit(run_daemon("crmd", CrmdService))

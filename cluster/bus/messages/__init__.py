@@ -6,4 +6,14 @@ Events are past-tense facts, requests are imperatives, replies end in
 so nobody hand-builds another daemon's messages.
 """
 
-from cluster.bus.messages import ccm, common, crmd, hbcomm, mcp  # noqa: F401
+from cluster.bus.messages import (  # noqa: F401
+    ccm,
+    common,
+    crmd,
+    hbcomm,
+    ipfail,
+    mcp,
+    mon,
+    stonithd,
+    watchdog,
+)

@@ -14,7 +14,8 @@ Cross-node messages travel through hbcomm as cluster messages of type
 
 Local requests on ``crmd.ctl``: :class:`GetStatus` (answered at once with
 :class:`StatusResult`), :class:`Standby` and :class:`Takeover` (answered once
-the move completed or timed out), :class:`CleanupResource`.  Events on
+the move completed or timed out), :class:`ClearStandby`,
+:class:`CleanupResource`.  Events on
 ``crmd.pub``: topic ``group`` carries :class:`GroupStateChanged` for every
 local group state change.
 """
@@ -185,6 +186,16 @@ class Takeover:
 
     which: str = "all"
     timeout: float = 120.0
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class ClearStandby:
+    """Lift this node's standby (every class) without moving anything; OkResult.
+
+    Groups come back only through placement (a stopped group, auto_failback)
+    or an explicit Takeover (Pacemaker's ``crm_standby -D``).
+    """
 
 
 @message

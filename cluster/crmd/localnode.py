@@ -1,0 +1,288 @@
+"""This node's half of crmd: its groups, the executor, its own report.
+
+Role: part of crmd's shell.  :class:`LocalNode` feeds the DC's commands,
+executor results and monitor changes into
+:class:`~cluster.crmd.transition.LocalGroups`, carries out the effects it
+returns (agent operations and recurring monitors through
+:class:`~cluster.crmd.executor.Executor`, GroupStateChanged events, failed
+actions), and broadcasts this node's NodeResources after every change.  It
+also owns what the node says about itself: ``leaving``, ``standby``,
+``wants``.  It decides nothing about placement; the service and the policy do.
+
+Graceful shutdown (:meth:`LocalNode.leave`): report ``leaving`` at once, stop
+every group (each right to left, groups in parallel, so each moves as soon as
+it is down), retry failed stops a few times, then send the final report —
+holding nothing — and call ``finish`` once hbcomm has queued it.
+
+Recurring monitors run every :func:`monitor_interval` seconds while a group
+is started: 10 s, or twice ``deadtime`` when that is shorter (never under
+1 s): a dead service need not be noticed faster than a dead node, and lab
+timings (deadtime 500 ms) still see a killed daemon within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from cluster.bus.loop import Loop
+from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, NodeResources
+from cluster.bus.server import Publisher
+from cluster.config.hacf import HaConfig
+from cluster.config.haresources import ResourceGroup
+from cluster.crmd.agents.protocol import OpResult, Outcome
+from cluster.crmd.executor import Executor
+from cluster.crmd.report import LocalFlags, group_line, local_message, to_report
+from cluster.crmd.state import GroupState, NodeReport
+from cluster.crmd.transition import (
+    Effect,
+    Failure,
+    GroupChanged,
+    LocalGroups,
+    MonitorsOff,
+    MonitorsOn,
+    OpStatus,
+    RunOp,
+)
+
+__all__ = ["LocalNode", "monitor_interval", "resolve_target"]
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[object, str | None, Callable[[object], None] | None], None]
+
+_MAX_FAILURES = 64          # failed actions kept locally (newest)
+_LEAVE_STOP_RETRIES = 3     # Heartbeat retried a failed stop; we try 3 more times
+_LEAVE_RETRY_DELAY = 1.0
+_FINAL_REPORT_GRACE = 2.0   # leave even if hbcomm never confirms the last report
+
+
+def monitor_interval(ha: HaConfig) -> float:
+    return min(10.0, max(1.0, 2.0 * ha.deadtime))
+
+
+def resolve_target(groups: Sequence[ResourceGroup], target: str) -> tuple[str, ...] | None:
+    """Group keys named by a cleanup target (group key, resource token or id, "")."""
+    if not target:
+        return tuple(g.key for g in groups)
+    found = tuple(g.key for g in groups
+                  if g.key == target or any(target in (r.token, r.id) for r in g.resources))
+    return found or None
+
+
+def _status(outcome: Outcome) -> OpStatus:
+    if outcome is Outcome.OK:
+        return OpStatus.OK
+    if outcome is Outcome.NOT_RUNNING:
+        return OpStatus.NOT_RUNNING
+    if outcome.hard or outcome.fatal:
+        return OpStatus.HARD
+    return OpStatus.FAILED
+
+
+class LocalNode:
+    def __init__(self, node: str, loop: Loop, ha: HaConfig, groups: Sequence[ResourceGroup],
+                 executor: Executor, publisher: Publisher, send: Send,
+                 changed: Callable[[], None], threshold: int) -> None:
+        self.node = node
+        self._loop = loop
+        self._groups = {g.key: g for g in groups}
+        self._executor = executor
+        self._publisher = publisher
+        self._send = send
+        self._changed = changed
+        self._interval = monitor_interval(ha)
+        self._runner = LocalGroups([(g.key, len(g.resources)) for g in groups], threshold)
+        self._threshold = threshold
+        self.instance = 0
+        self.joined = 0
+        self.leaving = False
+        self.standby = ""
+        self.wants: set[str] = set()
+        self.failures: list[FailedAction] = []
+        self._seq = 0
+        self._report_pending = False
+        self._on_left: Callable[[], None] | None = None
+        self._stop_retries = 0
+        self._retry_pending = False
+        self._left = False
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info("probing %d resource group(s) before reporting anything", len(self._groups))
+        self._apply(self._runner.probe_all())
+
+    def close(self) -> None:
+        self._executor.close()
+
+    def leave(self, finish: Callable[[], None]) -> None:
+        if self.leaving:
+            return
+        log.info("Giving up all HA resources.")
+        self.leaving, self._on_left = True, finish
+        self.wants.clear()
+        self.report_soon()
+        self._apply(self._runner.leave())
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def on_view(self, instance: int, member: bool) -> None:
+        self.instance = instance
+        if self.joined == 0 and member:
+            self.joined = instance
+            self._runner.adopt_since(instance)
+        self.report_soon()
+
+    def command(self, key: str, action: str, instance: int) -> None:
+        if not self._runner.probed:
+            log.info("ignored %s %s: still probing", action, key)
+            return
+        self._apply(self._runner.command(key, action, instance))
+        self.report_soon()                   # also when nothing changed: the DC re-sent
+
+    def cleanup(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            log.info("cleanup: forgetting failures of %s", key)
+        self.failures = [f for f in self.failures if f.group not in keys]
+        self._apply(self._runner.cleanup(keys))
+        self.report_soon()
+
+    def drop_fulfilled_wants(self) -> None:
+        for key in list(self.wants):
+            status = self._runner.status(key)
+            if status.state is GroupState.STARTED or status.fail_count >= self._threshold:
+                self.wants.discard(key)
+
+    # -- the report ---------------------------------------------------------------------
+
+    def own_report(self) -> NodeReport | None:
+        """Our report as the tracker should see it; None until probed and in a view."""
+        if not self._runner.probed or self.instance == 0:
+            return None
+        return to_report(self._message())
+
+    def _message(self) -> NodeResources:
+        flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
+                           self.standby, frozenset(self.wants))
+        return local_message(flags, self._runner, self.failures)
+
+    def report_soon(self) -> None:
+        if not self._report_pending:
+            self._report_pending = True
+            self._loop.call_later(0.0, self._send_report)
+
+    def _send_report(self, done: Callable[[object], None] | None = None) -> None:
+        self._report_pending = False
+        if self.own_report() is None:
+            if done is not None:
+                done(None)
+            return
+        self._seq += 1
+        self._send(self._message(), None, done)
+        self._changed()
+
+    # -- effects ------------------------------------------------------------------------
+
+    def _apply(self, effects: list[Effect], result: OpResult | None = None) -> None:
+        for effect in effects:
+            if isinstance(effect, RunOp):
+                self._run(effect)
+            elif isinstance(effect, MonitorsOn):
+                self._start_monitors(effect.group)
+            elif isinstance(effect, MonitorsOff):
+                for spec in self._groups[effect.group].resources:
+                    self._executor.stop_monitor(spec)
+            elif isinstance(effect, GroupChanged):
+                self._group_changed(effect)
+            elif isinstance(effect, Failure):
+                self._record_failure(effect, result)
+        if self.leaving and self._runner.settled:
+            self._leave_settled()
+
+    def _start_monitors(self, key: str) -> None:
+        for index, spec in enumerate(self._groups[key].resources):
+            def changed(result: OpResult, index: int = index) -> None:
+                self._monitored(key, index, result)
+
+            self._executor.start_monitor(spec, self._interval, changed)
+
+    def _run(self, op: RunOp) -> None:
+        spec = self._groups[op.group].resources[op.index]
+        self._executor.run(spec, op.action, lambda result: self._op_done(op, result))
+
+    def _op_done(self, op: RunOp, result: OpResult) -> None:
+        status = _status(result.outcome)
+        self._apply(self._runner.op_done(op.group, op.index, op.action, status), result)
+
+    def _monitored(self, key: str, index: int, result: OpResult) -> None:
+        if result.outcome is Outcome.OK:
+            return
+        self._apply(self._runner.monitor_failed(key, index, _status(result.outcome)), result)
+
+    def _group_changed(self, change: GroupChanged) -> None:
+        group = self._groups[change.group]
+        old, new = change.previous, change.state
+        if new is GroupState.STARTING and old is not GroupState.STARTING:
+            log.info("Acquiring resource group: %s", group_line(group))
+        elif new is GroupState.STOPPING and old in (GroupState.STARTED, GroupState.FAILED):
+            log.info("Releasing resource group: %s", group_line(group))
+        level = logging.WARNING if new is GroupState.FAILED else logging.INFO
+        log.log(level, "group %s: %s -> %s (%s; instance %d)", change.group, old.value,
+                new.value, change.why, self.instance)
+        self._publisher.publish("group", GroupStateChanged(self.node, change.group, new.value,
+                                                           old.value, self.instance))
+        self.report_soon()
+
+    def _record_failure(self, failure: Failure, result: OpResult | None) -> None:
+        spec = self._groups[failure.group].resources[failure.index]
+        interval = self._interval if failure.action == "monitor" else 0.0
+        outcome = result.outcome.value if result is not None else "failed"
+        self.failures.append(FailedAction(
+            node=self.node, group=failure.group, resource=spec.id, agent=spec.agent,
+            action=failure.action, interval=interval, outcome=outcome,
+            rc=result.rc if result is not None else None,
+            detail=result.detail if result is not None else "",
+            when=time.time(), duration=result.duration if result is not None else 0.0))
+        del self.failures[:-_MAX_FAILURES]
+        count = self._runner.status(failure.group).fail_count
+        log.error("%s %s of %s failed (%s); fail count of %s here: %d", spec.token,
+                  failure.action, failure.group, outcome, failure.group, count)
+
+    # -- leaving ------------------------------------------------------------------------
+
+    def _leave_settled(self) -> None:
+        if self._left or self._retry_pending:
+            return
+        failed = [k for k in self._runner.keys
+                  if self._runner.status(k).state is not GroupState.STOPPED]
+        if failed and self._stop_retries < _LEAVE_STOP_RETRIES:
+            self._stop_retries += 1
+            self._retry_pending = True
+            log.warning("retrying the stop of %s (%d of %d)", ", ".join(failed),
+                        self._stop_retries, _LEAVE_STOP_RETRIES)
+            self._loop.call_later(_LEAVE_RETRY_DELAY, self._retry_stops)
+            return
+        self._left = True
+        if failed:
+            log.critical("Resource STOP failure: %s may still be running; leaving anyway "
+                         "(the other nodes will treat this node as unclean)", ", ".join(failed))
+        else:
+            log.info("All HA resources relinquished.")
+        timer = self._loop.call_later(_FINAL_REPORT_GRACE, self._finish)
+
+        def sent(_reply: object) -> None:
+            timer.cancel()
+            self._finish()
+
+        self._send_report(sent)
+
+    def _retry_stops(self) -> None:
+        self._retry_pending = False
+        self._apply(self._runner.retry_stops())
+
+    def _finish(self) -> None:
+        finish, self._on_left = self._on_left, None
+        if finish is not None:
+            finish()

@@ -1,0 +1,375 @@
+"""What should run where: ``decide(state, config) -> Plan``, a pure function.
+
+Role: the whole of crmd's judgement.  Input: a frozen
+:class:`~cluster.crmd.state.ClusterState` (membership view, every node's
+latest report, departed-node knowledge, commands in flight) and a
+:class:`PolicyConfig`.  Output: a :class:`Plan` — the actions that are *safe
+right now* (:class:`Start`, :class:`Stop`, :class:`Restart`, :class:`Fence`),
+each with its reason, plus notes saying why anything else waits.  No I/O, no
+clock (``state.now`` only), no logging; golden-tested in tests/scenarios/crmd.
+
+Theory of operation.
+
+*Who decides.*  Every crmd keeps the same table, so every crmd can compute the
+plan (status tools show its notes), but only the designated coordinator acts:
+the lowest-named member of the view that is not leaving
+(:func:`designated_coordinator`).  The DC re-runs the policy on every change
+and on a timer; the policy is level-triggered, so a lost message is repaired
+by the next evaluation, and an action already under way (reported as
+``starting``/``stopping``) is never ordered twice.
+
+*Safety first.*  Stops are always safe.  A group may be started on a node only
+when (1) no member reports it in any state but ``stopped`` and no start is in
+flight; (2) every member that is not leaving has reported in the current
+membership instance (the *barrier*: a node may have acted on a command of an
+older instance that its older report does not show yet; leaving members are
+exempt, they only ever shed groups); (3) every node outside the view that
+*may hold* the group (its last trusted report shows it, it never reported
+since it was seen, or a start was in flight to it) is fenced — with STONITH
+configured we emit :class:`Fence` and wait; without, we take over anyway and
+name the node in ``Plan.unprotected`` so the shell logs Heartbeat's
+``No STONITH device configured.`` warnings.  Without quorum (ccm's
+``quorate=False``, only with three or more nodes) every member stops its
+groups and nothing starts: Pacemaker's ``no-quorum-policy=stop``.
+
+*Placement* of a group that runs nowhere: a node that asked for it with
+hb_takeover, else its preferred (haresources) node, else the lowest-named
+usable member; usable = member, not leaving, reported in this instance, fail
+count for the group below the threshold.  Nodes in standby for the group are
+used only when no other node is usable.
+
+*Stickiness.*  A started group stays where it runs, except: another usable
+node asked for it (hb_takeover); its node is in standby for it and another
+node can take it; its node is banned for it; or ``auto_failback`` is ``on`` or
+``legacy``, the preferred node is usable, and it (re)joined after the group
+was started where it is (``report.joined > since``).  That last comparison
+makes failback happen when the preferred node returns, not after an operator
+moved the group away from it on purpose.  A move is only ever a stop: once
+the group is stopped, placement above chooses the new node.
+
+*Multi-active* (a partition healed and both sides run the group): keep it on
+the preferred node if that is one of the holders, else on the lowest-named
+one, and stop it everywhere else.
+
+*Failures.*  A ``failed`` group is restarted in place (:class:`Restart`, a stop
+then a start on the same node) while its fail count there is below the
+threshold; then it is stopped, which bans the node for it, and placement moves
+it.  A group failed with no failure counted (the start-up probe found it
+partly running, or a stop failed) is only stopped: it was not running
+properly anywhere, so placement decides where it starts.  A leaving node
+stops its own groups; the policy only waits for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cluster.config.haresources import ResourceGroup
+from cluster.crmd.state import ClusterState, GroupState, NodeInfo, standby_covers
+
+__all__ = [
+    "DEFAULT_FAILURE_THRESHOLD",
+    "Action",
+    "Fence",
+    "Plan",
+    "PolicyConfig",
+    "Restart",
+    "Start",
+    "Stop",
+    "decide",
+    "designated_coordinator",
+    "usable",
+]
+
+#: Failures of a group on one node before the node is banned for it
+#: (Pacemaker's migration-threshold; Heartbeat itself gave up at the first).
+DEFAULT_FAILURE_THRESHOLD = 3
+
+_FAILBACK_MODES = ("on", "legacy")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    groups: tuple[ResourceGroup, ...]
+    nodes: tuple[str, ...]
+    auto_failback: str = "legacy"
+    stonith: bool = False
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    group: str
+    node: str
+    reason: str
+    taken_from: tuple[str, ...] = ()   # departed nodes that may have held it
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    group: str
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    group: str
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    node: str
+    reason: str
+
+
+Action = Start | Stop | Restart | Fence
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    dc: str | None
+    instance: int | None
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    unprotected: tuple[str, ...] = ()   # taken over without STONITH
+
+
+def designated_coordinator(state: ClusterState) -> str | None:
+    """The lowest-named member of the view that is not leaving."""
+    for name in state.members:
+        if not state.node(name).leaving:
+            return name
+    return None
+
+
+def usable(state: ClusterState, config: PolicyConfig, name: str, key: str) -> bool:
+    """May ``name`` be given group ``key`` now (standby aside)?"""
+    return _why_unusable(state, config, name, key) is None
+
+
+def _why_unusable(state: ClusterState, config: PolicyConfig, name: str, key: str) -> str | None:
+    info = state.node(name)
+    view = state.view
+    if view is None or name not in view.members:
+        return "offline"
+    report = info.trusted_report
+    if report is None or not info.current(view.instance):
+        return f"waiting for its report in instance {view.instance}"
+    if report.leaving:
+        return "leaving"
+    count = report.group(key).fail_count
+    if count >= config.failure_threshold:
+        return f"banned (fail count {count} >= {config.failure_threshold})"
+    return None
+
+
+def _declines(info: NodeInfo, group: ResourceGroup) -> bool:
+    return bool(info.standby) and standby_covers(info.standby, info.name, group.node)
+
+
+@dataclass
+class _Planner:
+    state: ClusterState
+    config: PolicyConfig
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unprotected: list[str] = field(default_factory=list)
+    fenced: set[str] = field(default_factory=set)
+
+    @property
+    def instance(self) -> int:
+        assert self.state.view is not None
+        return self.state.view.instance
+
+    def holders(self, key: str) -> dict[str, GroupState]:
+        """Members holding ``key`` in any state but stopped (in-flight starts included)."""
+        found: dict[str, GroupState] = {}
+        for name in self.state.members:
+            report = self.state.node(name).trusted_report
+            if report is not None and report.group(key).state.active:
+                found[name] = report.group(key).state
+            elif (key, name) in self.state.in_flight:
+                found[name] = GroupState.STARTING
+        return found
+
+    def candidates(self, key: str, exclude: str | None = None) -> list[str]:
+        return [name for name in self.state.members
+                if name != exclude and usable(self.state, self.config, name, key)]
+
+    # -- no quorum ----------------------------------------------------------------------
+
+    def no_quorum(self) -> None:
+        self.notes.append(f"partition WITHOUT quorum (instance {self.instance}): "
+                          "stopping every group, starting nothing")
+        for group in self.config.groups:
+            for name in self.holders(group.key):
+                info = self.state.node(name)
+                reported = info.state_of(group.key)
+                if reported is None or reported in (GroupState.STOPPED, GroupState.STOPPING):
+                    continue   # nothing reported yet, or already on its way down
+                if info.leaving:
+                    continue
+                self.actions.append(Stop(group.key, name, "no quorum in instance "
+                                         f"{self.instance} (no-quorum-policy stop)"))
+
+    # -- one group ----------------------------------------------------------------------
+
+    def group(self, group: ResourceGroup) -> None:
+        holders = self.holders(group.key)
+        if not holders:
+            self.place(group)
+        elif len(holders) > 1:
+            self.multi_active(group, holders)
+        else:
+            ((name, status),) = holders.items()
+            self.single(group, name, status)
+
+    def multi_active(self, group: ResourceGroup, holders: dict[str, GroupState]) -> None:
+        alive = sorted(n for n, s in holders.items()
+                       if s in (GroupState.STARTED, GroupState.STARTING))
+        keep = group.node if group.node in alive else (alive[0] if alive else None)
+        where = ", ".join(f"{n} ({s.value})" for n, s in sorted(holders.items()))
+        self.notes.append(f"{group.key} is active on several nodes: {where}; "
+                          f"keeping it on {keep or 'none of them'}")
+        for name, status in sorted(holders.items()):
+            info = self.state.node(name)
+            if name == keep or status is GroupState.STOPPING or info.leaving:
+                continue
+            if info.state_of(group.key) in (None, GroupState.STOPPED):
+                continue   # only an in-flight start: wait for its report
+            why = (f"multi-active: also running on {keep}, its "
+                   f"{'preferred node' if keep == group.node else 'lowest-named holder'}"
+                   if keep else "multi-active and failed")
+            self.actions.append(Stop(group.key, name, why))
+
+    def single(self, group: ResourceGroup, name: str, status: GroupState) -> None:
+        info = self.state.node(name)
+        if info.leaving:
+            self.notes.append(f"{group.key}: {name} is leaving and stops it itself")
+            return
+        if status is GroupState.FAILED:
+            self.failed(group, name)
+        elif status is GroupState.STARTED:
+            reason = self.move_reason(group, name)
+            if reason is not None:
+                self.actions.append(Stop(group.key, name, reason))
+        else:
+            self.notes.append(f"{group.key}: waiting for {name} ({status.value})")
+
+    def failed(self, group: ResourceGroup, name: str) -> None:
+        info = self.state.node(name)
+        report = info.trusted_report
+        count = report.group(group.key).fail_count if report is not None else 0
+        limit = self.config.failure_threshold
+        if count == 0:
+            self.actions.append(Stop(group.key, name, f"partially running or in an unknown "
+                                     f"state on {name} (no failure counted: a probe, or a "
+                                     "failed stop): stopping it before it may start anywhere"))
+        elif count >= limit:
+            self.actions.append(Stop(group.key, name, f"failed on {name}: fail count {count} "
+                                     f"reached the threshold {limit}; banning {name} for it"))
+        elif _declines(info, group) and self.candidates(group.key, exclude=name):
+            self.actions.append(Stop(group.key, name, f"failed on {name}, which is in standby"))
+        else:
+            self.actions.append(Restart(group.key, name, f"failed on {name} (fail count "
+                                        f"{count} of {limit}): recovering in place"))
+
+    def move_reason(self, group: ResourceGroup, name: str) -> str | None:
+        """Why a group started on ``name`` should move away, or None to stay."""
+        key = group.key
+        info = self.state.node(name)
+        report = info.trusted_report
+        assert report is not None
+        others = self.candidates(key, exclude=name)
+        willing = [n for n in others if not _declines(self.state.node(n), group)]
+        if report.group(key).fail_count >= self.config.failure_threshold and others:
+            return f"{name} is banned for it (fail count {report.group(key).fail_count})"
+        wanting = [n for n in willing if key in self.state.node(n).wants]
+        if wanting:
+            return f"hb_takeover: {wanting[0]} takes it over"
+        if _declines(info, group) and willing:
+            return f"{name} is in standby [{info.standby}]; moving it to another node"
+        home = group.node
+        if (self.config.auto_failback in _FAILBACK_MODES and home != name and home in willing):
+            home_report = self.state.node(home).trusted_report
+            since = report.group(key).since
+            if home_report is not None and home_report.joined > since:
+                return (f"auto_failback {self.config.auto_failback}: preferred node {home} "
+                        f"joined in instance {home_report.joined}, after the group started "
+                        f"on {name} (instance {since})")
+        return None
+
+    def place(self, group: ResourceGroup) -> None:
+        key = group.key
+        waiting = [n for n in self.state.members
+                   if not self.state.node(n).leaving
+                   and not self.state.node(n).current(self.instance)]
+        if waiting:
+            self.notes.append(f"{key}: not starting it yet: waiting for the resource reports "
+                              f"of {', '.join(waiting)} in instance {self.instance}")
+            return
+        target, why = self.choose(group)
+        if target is None:
+            self.notes.append(f"{key} cannot run anywhere: {why}")
+            return
+        blockers = self.departed_holders(key)
+        if blockers and self.config.stonith:
+            for name in blockers:
+                if name not in self.fenced:
+                    self.fenced.add(name)
+                    self.actions.append(Fence(name, f"{name} is gone and may hold {key}"))
+            self.notes.append(f"{key}: not starting it on {target}: waiting for STONITH of "
+                              f"{', '.join(blockers)}, which may hold it")
+            return
+        for name in blockers:
+            if name not in self.unprotected:
+                self.unprotected.append(name)
+        self.actions.append(Start(key, target, why, tuple(blockers)))
+
+    def departed_holders(self, key: str) -> list[str]:
+        view = self.state.view
+        assert view is not None
+        names = sorted(set(self.config.nodes) | set(self.state.nodes))
+        return [n for n in names if n not in view.members
+                and self.state.node(n).may_hold(key, (key, n) in self.state.in_flight)]
+
+    def choose(self, group: ResourceGroup) -> tuple[str | None, str]:
+        key, home = group.key, group.node
+        cands = self.candidates(key)
+        if not cands:
+            why = "; ".join(f"{n} {_why_unusable(self.state, self.config, n, key)}"
+                            for n in sorted(set(self.config.nodes) | set(self.state.members)))
+            return None, why or "no nodes"
+        willing = [n for n in cands if not _declines(self.state.node(n), group)]
+        wanting = [n for n in willing if key in self.state.node(n).wants]
+        if wanting:
+            return wanting[0], f"hb_takeover requested by {wanting[0]}"
+        if home in willing:
+            return home, "its preferred node"
+        if willing:
+            reason = _why_unusable(self.state, self.config, home, key) or "in standby"
+            return willing[0], f"preferred node {home} is {reason}; lowest-named usable node"
+        target = home if home in cands else cands[0]
+        return target, "every usable node is in standby"
+
+
+def decide(state: ClusterState, config: PolicyConfig) -> Plan:
+    """The actions that are safe right now, and why everything else waits."""
+    view = state.view
+    if view is None:
+        return Plan(None, None, notes=("no formed membership view yet: deciding nothing",))
+    dc = designated_coordinator(state)
+    planner = _Planner(state, config)
+    if dc is None:
+        planner.notes.append("no designated coordinator: every member is leaving")
+    if not view.quorate:
+        planner.no_quorum()
+    else:
+        for group in config.groups:
+            planner.group(group)
+    return Plan(dc, view.instance, tuple(planner.actions), tuple(planner.notes),
+                tuple(planner.unprotected))
+

@@ -1,0 +1,381 @@
+"""crmd's shell: the bus and the timers around the sans-I/O cores.
+
+Inputs: ``ccm.pub`` topic ``view`` (ViewChanged; GetView once subscribed, the
+slow-joiner snapshot), ``hbcomm.pub`` topic ``msg.crmd`` (peers'
+NodeResources, Command, CleanupRequested), requests on ``crmd.ctl``
+(GetStatus, Standby, Takeover, ClearStandby, CleanupResource) and SIGTERM
+(``shutdown``).
+Outputs: this node's reports and the DC's commands through hbcomm's
+SendToCluster, fencing requests, replies, and a log line for every decision
+with its reason and the membership instance.  This node's groups, executor
+and report live in :class:`~cluster.crmd.localnode.LocalNode`.
+
+Flow.  Every input is folded into the :class:`~cluster.crmd.state.StateTracker`
+and schedules :meth:`CrmdService._evaluate` (coalesced, and also every
+:data:`EVAL_INTERVAL` s): :func:`~cluster.crmd.policy.decide` runs on every
+node — its notes are what ``crm_status`` shows — and on the DC the
+:class:`~cluster.crmd.coordinator.Coordinator` turns the plan into commands,
+re-sending those that did not land.  Commands to this node are applied
+directly, to others sent with ``dest``.
+
+Fencing: the DC hands every Fence action to a
+:class:`~cluster.crmd.fencing.Fencer` (FenceNode to the local stonithd);
+until it confirms, the policy keeps the groups of that departed node stopped,
+and the plan's notes and the fencer's notices (``crm_status``) say why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cluster.bus import codec, endpoints
+from cluster.bus.client import BusError
+from cluster.bus.messages.ccm import GetView, ViewChanged
+from cluster.bus.messages.common import ErrorResult, OkResult
+from cluster.bus.messages.crmd import (
+    MTYPE,
+    CleanupRequested,
+    CleanupResource,
+    ClearStandby,
+    Command,
+    FailedAction,
+    GetStatus,
+    NodeResources,
+    Standby,
+    StatusResult,
+    Takeover,
+)
+from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
+from cluster.bus.server import DEFERRED, Responder
+from cluster.common.logs import RateLimiter
+from cluster.config.confdir import ClusterConfig
+from cluster.crmd.coordinator import Coordinator
+from cluster.crmd.executor import Executor
+from cluster.crmd.fencing import Fencer, StonithdFencer
+from cluster.crmd.localnode import LocalNode, resolve_target
+from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
+from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
+from cluster.crmd.report import build_status, policy_config, to_report
+from cluster.crmd.state import (
+    ClusterState,
+    NodeReport,
+    StateTracker,
+    View,
+    standby_remove,
+    standby_union,
+)
+from cluster.runtime.daemon import DaemonContext
+
+__all__ = ["EVAL_INTERVAL", "CrmdService"]
+
+log = logging.getLogger(__name__)
+
+#: Re-run the policy this often (s) without news: re-sends commands that did not land.
+EVAL_INTERVAL = 1.0
+#: Re-broadcast our report this often (s), in case one was lost.
+REFRESH_INTERVAL = 5.0
+_VIEW_RETRY = 1.0
+_REQUEST_TIMEOUT = 2.0
+
+class CrmdService:
+    def __init__(self, ctx: DaemonContext, executor: Executor | None = None,
+                 fencer: Fencer | None = None) -> None:
+        self._ctx = ctx
+        self._node = ctx.node
+        self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
+        self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes)
+        self._coordinator = Coordinator()
+        self._fencer: Fencer = fencer if fencer is not None else StonithdFencer(
+            ctx.client("stonithd"),
+            lambda: endpoints.control_path(ctx.paths.run_dir, "stonithd").exists())
+        self._plan = Plan(None, None)
+        self._waiters: list[tuple[MoveWaiter, Responder]] = []
+        self._warned: set[str] = set()
+        self._seen_seq: dict[str, int] = {}
+        self._failures: dict[str, tuple[FailedAction, ...]] = {}
+        self._eval_pending = False
+        self._send_errors = RateLimiter(interval=10.0)
+        self.publisher = ctx.publisher()
+        self._hbcomm = ctx.client("hbcomm")
+        self._ccm = ctx.client("ccm")
+        self.local = LocalNode(
+            ctx.node, ctx.loop, ctx.config.ha, ctx.config.groups,
+            executor if executor is not None else Executor(ctx.loop, ctx.paths.conf_dir),
+            self.publisher, self._send, self._changed, self._policy.failure_threshold)
+        self.server = ctx.control_server({
+            GetStatus: self._get_status, Standby: self._standby, Takeover: self._takeover,
+            ClearStandby: self._clear_standby, CleanupResource: self._cleanup,
+        })
+        ctx.subscribe("ccm", ["view"], self._on_ccm)
+        ctx.subscribe("hbcomm", [f"msg.{MTYPE}"], self._on_hbcomm)
+        self._ask_view()
+        self.local.start()
+        self._tick_timer = ctx.loop.call_later(EVAL_INTERVAL, self._tick)
+        self._refresh_timer = ctx.loop.call_later(REFRESH_INTERVAL, self._refresh)
+
+    # -- Service protocol -----------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        self._coordinator.reset()
+        self.local.leave(self._ctx.finish)
+        self._changed()
+
+    def reload(self, config: ClusterConfig) -> None:
+        log.warning("configuration reloaded; crmd keeps the resource groups it started "
+                    "with until it restarts")
+
+    def close(self) -> None:
+        self._tick_timer.cancel()
+        self._refresh_timer.cancel()
+        for _waiter, responder in self._waiters:
+            responder.send(ErrorResult("shutdown", "crmd is shutting down"))
+        self._waiters.clear()
+        self.local.close()
+
+    # -- the bus --------------------------------------------------------------------------
+
+    def _send(self, msg: object, dest: str | None, done: Callable[[object], None] | None) -> None:
+        def reply(result: object) -> None:
+            if isinstance(result, BusError | ErrorResult) and self._send_errors.allow():
+                log.warning("could not send %s to %s: %s", type(msg).__name__,
+                            dest or "the cluster", result)
+            if done is not None:
+                done(result)
+
+        self._hbcomm.call(SendToCluster(MTYPE, codec.encode(msg), dest), _REQUEST_TIMEOUT,
+                          reply)
+
+    def _ask_view(self) -> None:
+        self._ccm.call(GetView(), _REQUEST_TIMEOUT, self._on_view_reply)
+
+    def _on_view_reply(self, reply: object) -> None:
+        if isinstance(reply, ViewChanged):
+            self._on_view(reply)
+        if self._tracker.view is None:
+            self._ctx.loop.call_later(_VIEW_RETRY, self._ask_view)
+
+    def _on_ccm(self, _topic: str, msg: object) -> None:
+        if isinstance(msg, ViewChanged):
+            self._on_view(msg)
+
+    def _on_view(self, msg: ViewChanged) -> None:
+        if not msg.formed:
+            log.debug("membership view %d is not formed yet; waiting", msg.instance)
+            return
+        event = self._tracker.on_view(View(msg.instance, frozenset(msg.members), msg.quorate))
+        if event is None:
+            return
+        log.info("membership instance %d: members [%s], %s quorum; joined [%s], "
+                 "departed [%s]", msg.instance, " ".join(msg.members),
+                 "with" if msg.quorate else "WITHOUT", " ".join(event.joined),
+                 " ".join(event.departed))
+        for name in event.departed:
+            log.warning("node %s left the membership (instance %d)", name, msg.instance)
+        for name in event.joined:
+            self._coordinator.forget_takeovers(name)
+            self._warned.discard(name)
+            self._fencer.forget(name)
+        self.local.on_view(msg.instance, self._node in msg.members)
+        self._changed()
+
+    def _on_hbcomm(self, _topic: str, msg: object) -> None:
+        if not isinstance(msg, ClusterMessage) or msg.src == self._node:
+            return
+        try:
+            body = codec.decode(msg.body)
+        except codec.CodecError as err:
+            log.warning("dropped a malformed crmd message from %s: %s", msg.src, err)
+            return
+        if isinstance(body, NodeResources):
+            self._on_report(msg.src, body)
+        elif isinstance(body, Command):
+            self._on_command(msg.src, body)
+        elif isinstance(body, CleanupRequested):
+            keys = resolve_target(self._ctx.config.groups, body.target)
+            log.info("cleanup of %s requested by %s", body.target or "everything", msg.src)
+            self.local.cleanup(keys or ())
+        else:
+            log.warning("dropped an unexpected %s from %s", type(body).__name__, msg.src)
+
+    def _on_report(self, src: str, msg: NodeResources) -> None:
+        try:
+            report = to_report(msg)
+        except ValueError as err:
+            log.warning("dropped a report from %s: %s", src, err)
+            return
+        previous = self._tracker.node(src).report
+        if report.leaving and (previous is None or not previous.leaving):
+            log.info("node %s is shutting down: its groups move as soon as they are "
+                     "stopped there", src)
+        self._tracker.on_report(src, report)
+        self._failures[src] = msg.failures
+        last = self._seen_seq.get(src)
+        if last is None or msg.seq <= last:
+            self.local.report_soon()     # a crmd (re)started there: tell it about us now
+        self._seen_seq[src] = msg.seq
+        self._landed(src, report)
+        self._changed()
+
+    def _on_command(self, src: str, cmd: Command) -> None:
+        view = self._tracker.view
+        if view is None or cmd.instance != view.instance or src not in view.members:
+            log.info("ignored %s %s from %s: decided in instance %d, this node is in %s",
+                     cmd.action, cmd.group, src, cmd.instance,
+                     view.instance if view else "no view")
+            return
+        log.info("DC %s orders (instance %d, #%d): %s %s", src, cmd.instance, cmd.serial,
+                 cmd.action, cmd.group)
+        self.local.command(cmd.group, cmd.action, cmd.instance)
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        if not self._eval_pending:
+            self._eval_pending = True
+            self._ctx.loop.call_later(0.0, self._evaluate)
+
+    def _tick(self) -> None:
+        self._tick_timer = self._ctx.loop.call_later(EVAL_INTERVAL, self._tick)
+        self._evaluate()
+
+    def _refresh(self) -> None:
+        self._refresh_timer = self._ctx.loop.call_later(REFRESH_INTERVAL, self._refresh)
+        self.local.report_soon()
+
+    def state(self) -> ClusterState:
+        """The table as of now, our own groups included."""
+        report = self.local.own_report()
+        if report is not None:
+            self._tracker.on_report(self._node, report)
+        return self._tracker.snapshot(self._ctx.loop.clock(), self._coordinator.in_flight())
+
+    def _landed(self, src: str, report: NodeReport) -> None:
+        for node in self._coordinator.on_report(src, report, self._ctx.loop.clock()):
+            log.info("mach_down takeover complete for node %s.", node)
+
+    def _evaluate(self) -> None:
+        self._eval_pending = False
+        own = self.local.own_report()
+        if own is None:
+            return                              # still probing, or no formed view yet
+        self._landed(self._node, own)
+        state = self.state()
+        plan = decide(state, self._policy)
+        level = logging.INFO if plan.dc == self._node else logging.DEBUG
+        for note in plan.notes:
+            if note not in self._plan.notes:
+                log.log(level, "instance %s: %s", plan.instance, note)
+        was_dc = self._plan.dc == self._node
+        self._plan = plan
+        self.local.drop_fulfilled_wants()
+        self._check_waiters(state)
+        if plan.dc != self._node or self.local.leaving:
+            if was_dc:
+                self._coordinator.reset()
+            return
+        if not was_dc:
+            log.info("this node is the designated coordinator (instance %s)", plan.instance)
+        self._act(plan, state)
+
+    def _act(self, plan: Plan, state: ClusterState) -> None:
+        for name in plan.unprotected:
+            if name not in self._warned:
+                self._warned.add(name)
+                log.warning("No STONITH device configured.")
+                log.warning("Shared disks are not protected.")
+        dispatch = self._coordinator.dispatch(plan, state)
+        for name in dispatch.acquiring:
+            log.info("Resources being acquired from %s.", name)
+        for fence in dispatch.fences:
+            log.warning("instance %s: fencing %s: %s", plan.instance, fence.node, fence.reason)
+            self._fencer.fence(fence.node, fence.reason, self._fenced)
+        for order in dispatch.orders:
+            log.info("decision (instance %d, #%d): %s %s on %s: %s", order.instance,
+                     order.serial, order.action, order.group, order.node, order.reason)
+            if order.node == self._node:
+                self.local.command(order.group, order.action, order.instance)
+            else:
+                self._send(Command(order.instance, order.group, order.action, order.serial),
+                           order.node, None)
+
+    def _fenced(self, node: str, ok: bool) -> None:
+        if ok and self._tracker.on_fenced(node):
+            log.info("STONITH confirmed: %s is off and holds nothing", node)
+            self._coordinator.on_fenced(node)
+            self._changed()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _get_status(self, _msg: GetStatus) -> StatusResult:
+        state = self.state()
+        notices = self._fencer.notices()
+        failures = dict(self._failures)
+        failures[self._node] = tuple(self.local.failures)
+        return build_status(state, self._policy, decide(state, self._policy), failures,
+                            notices)
+
+    def _standby(self, msg: Standby) -> object:
+        state = self.state()
+        now = self._ctx.loop.clock()
+        plan = plan_standby(self._policy, state, msg.which, self.local.leaving, now, msg.timeout)
+        if isinstance(plan, Refused):
+            return ErrorResult(plan.code, plan.message)
+        log.info("Going standby [%s].", msg.which)
+        self.local.standby = standby_union(self.local.standby, msg.which)
+        self.local.wants.difference_update(plan.groups)
+        return self._wait(plan, "nothing to give up: this node holds none of them")
+
+    def _takeover(self, msg: Takeover) -> object:
+        state = self.state()
+        now = self._ctx.loop.clock()
+        plan = plan_takeover(self._policy, state, msg.which, self.local.leaving, now,
+                             msg.timeout)
+        if isinstance(plan, Refused):
+            return ErrorResult(plan.code, plan.message)
+        which = "local" if msg.which == "failback" else msg.which
+        log.info("Taking over [%s]: %s", msg.which, ", ".join(plan.groups) or "nothing to do")
+        self.local.standby = standby_remove(self.local.standby, which)
+        self.local.wants.update(plan.groups)
+        return self._wait(plan, "this node already holds them")
+
+    def _clear_standby(self, _msg: ClearStandby) -> OkResult:
+        if not self.local.standby:
+            return OkResult("this node is not in standby")
+        log.info("Standby [%s] lifted.", self.local.standby)
+        self.local.standby = ""
+        self.local.report_soon()
+        return OkResult("standby lifted")
+
+    def _wait(self, plan: MoveWaiter, nothing: str) -> object:
+        self.local.report_soon()
+        if not plan.groups:
+            return OkResult(nothing)
+        self._waiters.append((plan, self.server.defer()))
+        self._ctx.loop.call_at(plan.deadline, lambda: self._check_waiters(self.state()))
+        return DEFERRED
+
+    def _check_waiters(self, state: ClusterState) -> None:
+        for item in list(self._waiters):
+            waiter, responder = item
+            if waiter.complete(state):
+                verb = "Standby" if waiter.kind == "standby" else "Takeover"
+                responder.send(OkResult(f"{verb} [{waiter.which}] completed: "
+                                        f"{waiter.describe(state)}"))
+            elif state.now >= waiter.deadline:
+                if waiter.kind == "takeover":
+                    self.local.wants.difference_update(waiter.groups)
+                    self.local.report_soon()
+                responder.send(ErrorResult("timeout", f"not completed in time: "
+                                           f"{waiter.describe(state)}"))
+            else:
+                continue
+            self._waiters.remove(item)
+
+    def _cleanup(self, msg: CleanupResource) -> object:
+        keys = resolve_target(self._ctx.config.groups, msg.target)
+        if keys is None:
+            return ErrorResult("unknown_resource", f"no group or resource {msg.target!r}")
+        self.local.cleanup(keys)
+        self._send(CleanupRequested(msg.target), None, None)
+        return OkResult(f"cleaned up {', '.join(keys)} on every node")

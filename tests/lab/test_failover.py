@@ -1,0 +1,323 @@
+"""Failover for real: two nodes, a service address and a tiny httpd, broken on purpose.
+
+``node1 IPaddr::<VIP>/24/eth0 httpd`` on nodes node1 and node2 with lab
+timings (keepalive 100 ms, deadtime 500 ms, initdead 1 s).  ``httpd`` is an
+LSB script in ``resource.d`` serving the node's name on port 8080, so the
+client host sees which node answers.  An :class:`OwnershipObserver` samples
+who holds the VIP every few milliseconds for the whole test and must never
+see two owners; outages are measured on its timeline, not on the cluster's
+word.  Every wait is bounded and event-driven (``wait_for``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
+
+pytest.importorskip("cluster.ccm.service", reason="the lab failover tests need ccm's service")
+
+pytestmark = pytest.mark.lab
+
+_TIMEOUT = 30.0          # generous bound for every wait on the cluster
+_PORT = 8080
+_DEADTIME = 0.5
+_CRM_STATUS = "import sys; from cluster.cli.crm_status import main; sys.exit(main(sys.argv[1:]))"
+
+HA_CF = """\
+keepalive 100ms
+deadtime 500ms
+warntime 300ms
+initdead 1
+auto_failback {failback}
+bcast eth0
+bcast eth1
+node node1 node2
+"""
+
+# An LSB script: status prints "running" (Heartbeat greps for it) and exits 0/3.
+HTTPD = """#!/bin/sh
+PIDFILE={run}/httpd.pid
+# A killed server is a zombie until its reaper (pid 1 of the host) gets to it: not running.
+running() {{
+    [ -f "$PIDFILE" ] || return 1
+    state=$(cut -d' ' -f3 "/proc/$(cat "$PIDFILE")/stat" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ]
+}}
+case "$1" in
+start)
+    running && exit 0
+    setsid {python} -m http.server {port} --bind 0.0.0.0 --directory {www} \\
+        </dev/null >/dev/null 2>&1 &
+    echo $! > "$PIDFILE"
+    i=0
+    while [ $i -lt 100 ]; do
+        {python} -c "import socket; socket.create_connection(('127.0.0.1', {port}), 0.1)" \\
+            2>/dev/null && exit 0
+        i=$((i + 1)); sleep 0.05
+    done
+    exit 1 ;;
+stop)
+    if running; then
+        kill "$(cat "$PIDFILE")"
+        while running; do sleep 0.02; done
+    fi
+    rm -f "$PIDFILE"; exit 0 ;;
+status)
+    if running; then echo "httpd is running"; exit 0; fi
+    echo "httpd is stopped"; exit 3 ;;
+*) exit 2 ;;
+esac
+"""
+
+
+@dataclass
+class Site:
+    lab: Lab
+    lan: Lan
+    n1: Node
+    n2: Node
+    client: Node
+    vip: str
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    def node(self, name: str) -> Node:
+        return self.n1 if name == "node1" else self.n2
+
+
+def _configure(site: Site, failback: str) -> None:
+    for node in (site.n1, site.n2):
+        www = node.dir / "www"
+        www.mkdir(exist_ok=True)
+        (www / "index.html").write_text(node.name)
+        script = HTTPD.format(run=node.run_dir, python=sys.executable, port=_PORT, www=www)
+        node.write_config(ha_cf=HA_CF.format(failback=failback),
+                          haresources=f"node1 IPaddr::{site.vip}/24/eth0 httpd\n",
+                          files={"resource.d/httpd": script})
+
+
+def _start(site: Site, name: str) -> None:
+    site.procs[name] = site.node(name).start_stack()
+
+
+def _status(node: Node) -> dict[str, object] | None:
+    done = node.run([sys.executable, "-c", _CRM_STATUS, "--run-dir",
+                     str(node.run_dir), "--output-as=json"], check=False, timeout=10)
+    if done.returncode != 0:
+        return None
+    data: dict[str, object] = json.loads(done.stdout)
+    return data
+
+
+def _holder(node: Node) -> str | None:
+    """Where `node`'s crmd says the whole group runs (None: not fully started)."""
+    data = _status(node)
+    if data is None:
+        return None
+    resources = data["resources"]
+    assert isinstance(resources, list)
+    places = {(r["state"], r["node"]) for r in resources}
+    if len(places) == 1:
+        state, where = places.pop()
+        return str(where) if state == "started" else None
+    return None
+
+
+def _answer(site: Site) -> str:
+    """Which node answers http://VIP:8080/ from the client ("" if none)."""
+    code = (f"import urllib.request;print(urllib.request.urlopen("
+            f"'http://{site.vip}:{_PORT}/', timeout=1).read().decode())")
+    done = site.client.run([sys.executable, "-c", code], check=False, timeout=10)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _tool(node: Node, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    code = (f"import sys; from cluster.cli.hb_standby import main_{tool}; "
+            f"sys.exit(main_{tool}(sys.argv[1:]))")
+    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir),
+                     "--timeout", "20", *args], check=False, timeout=40)
+
+
+def _log_tails(site: Site, lines: int = 40) -> str:
+    """The end of both nodes' crmd and ccm logs, for a failure message."""
+    out = []
+    for node in (site.n1, site.n2):
+        for daemon in ("crmd", "ccm"):
+            path = node.log_dir / f"{daemon}.log"
+            text = path.read_text(errors="replace") if path.exists() else "(no log)\n"
+            out.append(f"--- {node.name} {daemon}.log\n" + "".join(
+                text.splitlines(keepends=True)[-lines:]))
+    return "\n".join(out)
+
+
+def _wait_running_on(site: Site, name: str, timeout: float = _TIMEOUT) -> float:
+    try:
+        wait_for(lambda: site.node(name).has_address(site.vip) and _answer(site) == name,
+                 timeout, interval=0.02, message=f"service on {name}")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{_log_tails(site)}") from None
+    return time.monotonic()
+
+
+@pytest.fixture
+def make_site(lab: Lab) -> Iterator[object]:
+    sites: list[tuple[Site, OwnershipObserver]] = []
+
+    def build(failback: str = "off") -> tuple[Site, OwnershipObserver]:
+        lan, hb = lab.add_lan("lan0"), lab.add_lan("hb")
+        site = Site(lab, lan, lab.add_node("node1", [lan, hb]), lab.add_node("node2", [lan, hb]),
+                    lab.add_host("client", [lan]), lan.host(200), {})
+        _configure(site, failback)
+        observer = OwnershipObserver([site.n1, site.n2], site.vip).start()
+        sites.append((site, observer))
+        # node1 first: started together on a loaded host, node2 may see nobody within
+        # initdead, take the group (as Heartbeat would) and keep it (auto_failback off).
+        _start(site, "node1")
+        _wait_running_on(site, "node1")
+        _start(site, "node2")
+        wait_for(lambda: _holder(site.n2) == "node1", _TIMEOUT, message="node2 agrees")
+        return site, observer
+
+    yield build
+    for _site, observer in sites:
+        observer.stop()
+        observer.assert_safe()
+
+
+def test_runs_on_node1_only_and_the_client_reaches_it(make_site: object) -> None:
+    site, observer = make_site()  # type: ignore[operator]
+    assert observer.owners_now() == {"node1"}
+    assert _answer(site) == "node1"
+    begin = time.monotonic()
+    data = _status(site.n2)
+    assert time.monotonic() - begin < 5.0
+    assert data is not None
+    membership = data["membership"]
+    assert isinstance(membership, dict)
+    assert membership["members"] == ["node1", "node2"] and membership["quorate"] is True
+    assert data["nodes"] == [{"name": "node1", "state": "online"},
+                             {"name": "node2", "state": "online"}]
+    assert not site.n2.has_address(site.vip)
+
+
+def test_power_off_fails_over_within_deadtime_plus_one_second(make_site: object) -> None:
+    site, observer = make_site()  # type: ignore[operator]
+    begin = time.monotonic()
+    site.n1.power_off()
+    done = _wait_running_on(site, "node2")
+    wait_for(lambda: site.n2.has_address(site.vip), _TIMEOUT)
+    took = done - begin
+    assert took < _DEADTIME + 1.0 + 1.0, f"took {took:.2f} s"  # + 1 s for the client probe
+    held = next(s.first for s in observer.timeline if s.owners == {"node2"})
+    assert held - begin < _DEADTIME + 1.0, f"VIP on node2 after {held - begin:.2f} s"
+
+
+# Asks http://VIP:8080/ every 10 ms from the client and prints "<monotonic> <answer>"
+# ("-" for no answer) until it is killed.
+_PROBER = """
+import sys, time, urllib.request
+url = sys.argv[1]
+while True:
+    try:
+        answer = urllib.request.urlopen(url, timeout=0.2).read().decode().strip()
+    except OSError:
+        answer = "-"
+    print(f"{time.monotonic():.4f} {answer}", flush=True)
+    time.sleep(0.01)
+"""
+
+
+def _client_outage(samples: list[tuple[float, str]]) -> float:
+    """The longest time between two consecutive answered requests."""
+    answered = [at for at, who in samples if who != "-"]
+    return max((b - a for a, b in itertools.pairwise(answered)), default=0.0)
+
+
+def test_graceful_shutdown_outage_is_under_a_second(make_site: object) -> None:
+    site, observer = make_site()  # type: ignore[operator]
+    prober = site.client.spawn([sys.executable, "-c", _PROBER, f"http://{site.vip}:{_PORT}/"],
+                               stdout=subprocess.PIPE)
+    assert prober.stdout is not None
+    ready, _, _ = select.select([prober.stdout], [], [], _TIMEOUT)
+    assert ready, "the prober printed nothing"
+    first = prober.stdout.readline().decode()
+    begin = time.monotonic()
+    site.procs["node1"].send_signal(signal.SIGTERM)
+    _wait_running_on(site, "node2")
+    site.procs["node1"].wait(timeout=_TIMEOUT)
+    prober.kill()
+    out, _ = prober.communicate(timeout=_TIMEOUT)
+    lines = [line.split() for line in (first + out.decode()).split("\n") if line.strip()]
+    samples = [(float(at), who) for at, who in lines]
+    assert {who for at, who in samples if at < begin} == {"node1"}
+    assert samples[-1][1] == "node2"
+    outage = _client_outage(samples)
+    assert outage < 1.0, f"clients got no answer for {outage:.3f} s"
+    # The address itself moved in one step (a gap may be shorter than a sample).
+    assert all(g.duration < 1.0 for g in observer.gaps() if g.end >= begin)
+    assert any(span.owners == {"node2"} for span in observer.timeline if span.first >= begin)
+
+
+@pytest.mark.parametrize("failback", ["on", "off"])
+def test_auto_failback_on_returns_off_stays(make_site: object, failback: str) -> None:
+    site, _observer = make_site(failback)  # type: ignore[operator]
+    site.n1.power_off()
+    _wait_running_on(site, "node2")
+    site.n1.power_on()
+    _start(site, "node1")
+    wait_for(lambda: _holder(site.n1) is not None, _TIMEOUT, message="node1's crmd reports")
+    if failback == "on":
+        _wait_running_on(site, "node1")
+    else:
+        wait_for(lambda: _holder(site.n2) == "node2" and _holder(site.n1) == "node2",
+                 _TIMEOUT)
+        assert _answer(site) == "node2"
+
+
+def test_hb_standby_and_hb_takeover_move_it(make_site: object) -> None:
+    site, _observer = make_site()  # type: ignore[operator]
+    done = _tool(site.n1, "standby", "all")
+    assert done.returncode == 0, done.stderr
+    assert "completed" in done.stdout
+    _wait_running_on(site, "node2")
+    done = _tool(site.n1, "takeover", "all")
+    assert done.returncode == 0, done.stderr
+    _wait_running_on(site, "node1")
+
+
+def _httpd_pid(node: Node) -> int | None:
+    """The pid in node's httpd pidfile; None while there is none (being restarted)."""
+    try:
+        return int((node.run_dir / "httpd.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def test_killed_httpd_is_restarted_then_moved_after_the_threshold(make_site: object) -> None:
+    site, _observer = make_site()  # type: ignore[operator]
+    for kill in range(3):
+        pid = _httpd_pid(site.n1)
+        assert pid is not None
+        site.n1.run(["kill", "-9", str(pid)])
+        if kill == 2:
+            break
+        # Restarted, and crmd says so: killing it again mid-start would fail the start.
+        wait_for(lambda p=pid: _httpd_pid(site.n1) not in (None, p)
+                 and _holder(site.n1) == "node1" and _answer(site) == "node1", _TIMEOUT,
+                 message="httpd restarted on node1")
+    _wait_running_on(site, "node2")
+    data = _status(site.n2)
+    assert data is not None
+    failed = data["failed_actions"]
+    assert isinstance(failed, list)
+    assert [f["action"] for f in failed].count("monitor") == 3
