@@ -1,7 +1,8 @@
-"""``python -m cluster.ipfail``: started by cluster-mcp."""
+"""``python -m cluster.ipfail``: started by cluster-mcp for ``respawn ... ipfail`` lines."""
 
 import sys
 
-from cluster.runtime.daemon import BusOnlyService, run_daemon
+from cluster.ipfail.service import IpfailService
+from cluster.runtime.daemon import run_daemon
 
-sys.exit(run_daemon("ipfail", BusOnlyService))
+sys.exit(run_daemon("ipfail", IpfailService))

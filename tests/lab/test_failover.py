@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
-
-pytest.importorskip("cluster.ccm.service", reason="the lab failover tests need ccm's service")
+from cluster.lab.services import httpd_script
 
 pytestmark = pytest.mark.lab
 
@@ -45,40 +44,6 @@ bcast eth1
 node node1 node2
 """
 
-# An LSB script: status prints "running" (Heartbeat greps for it) and exits 0/3.
-HTTPD = """#!/bin/sh
-PIDFILE={run}/httpd.pid
-# A killed server is a zombie until its reaper (pid 1 of the host) gets to it: not running.
-running() {{
-    [ -f "$PIDFILE" ] || return 1
-    state=$(cut -d' ' -f3 "/proc/$(cat "$PIDFILE")/stat" 2>/dev/null)
-    [ -n "$state" ] && [ "$state" != Z ]
-}}
-case "$1" in
-start)
-    running && exit 0
-    setsid {python} -m http.server {port} --bind 0.0.0.0 --directory {www} \\
-        </dev/null >/dev/null 2>&1 &
-    echo $! > "$PIDFILE"
-    i=0
-    while [ $i -lt 100 ]; do
-        {python} -c "import socket; socket.create_connection(('127.0.0.1', {port}), 0.1)" \\
-            2>/dev/null && exit 0
-        i=$((i + 1)); sleep 0.05
-    done
-    exit 1 ;;
-stop)
-    if running; then
-        kill "$(cat "$PIDFILE")"
-        while running; do sleep 0.02; done
-    fi
-    rm -f "$PIDFILE"; exit 0 ;;
-status)
-    if running; then echo "httpd is running"; exit 0; fi
-    echo "httpd is stopped"; exit 3 ;;
-*) exit 2 ;;
-esac
-"""
 
 
 @dataclass
@@ -97,10 +62,7 @@ class Site:
 
 def _configure(site: Site, failback: str) -> None:
     for node in (site.n1, site.n2):
-        www = node.dir / "www"
-        www.mkdir(exist_ok=True)
-        (www / "index.html").write_text(node.name)
-        script = HTTPD.format(run=node.run_dir, python=sys.executable, port=_PORT, www=www)
+        script = httpd_script(node, _PORT)
         node.write_config(ha_cf=HA_CF.format(failback=failback),
                           haresources=f"node1 IPaddr::{site.vip}/24/eth0 httpd\n",
                           files={"resource.d/httpd": script})
