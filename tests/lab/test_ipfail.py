@@ -8,6 +8,7 @@ all along: never two owners, and its timeline counts the moves.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections.abc import Iterator
@@ -59,7 +60,7 @@ class Site:
     def moves(self) -> int:
         """Owner changes on the observer's timeline (a gap in between is one move)."""
         owners = [span.owners for span in self.observer.timeline if span.owners]
-        return sum(1 for before, after in zip(owners, owners[1:], strict=False)
+        return sum(1 for before, after in itertools.pairwise(owners)
                    if before != after)
 
 
