@@ -30,7 +30,7 @@ def pss_kib(pid: int) -> int:
 
 def summary(values: Sequence[float], unit: str = "ms", scale: float = 1000.0) -> str:
     ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return (f"median {statistics.median(ordered) * scale:.1f} {unit}, "
             f"p90 {p90 * scale:.1f} {unit}, min {ordered[0] * scale:.1f} {unit}, "
             f"max {ordered[-1] * scale:.1f} {unit}, stdev "
