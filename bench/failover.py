@@ -19,6 +19,8 @@ import sys
 import time
 
 from bench.common import summary
+from cluster.bus.client import BusError, request
+from cluster.bus.messages.crmd import GetStatus, StatusResult
 from cluster.lab import Lab, Node
 from cluster.lab.services import CLIENT_PROBE, HTTP_PORT, httpd_script
 from cluster.lab.waiting import wait_for
@@ -33,6 +35,14 @@ bcast eth0
 bcast eth1
 node node1 node2
 """
+
+
+def _members(node: Node) -> tuple[str, ...]:
+    try:
+        status = request(node.run_dir, "crmd", GetStatus(), timeout=1.0)
+    except BusError:
+        return ()
+    return tuple(status.members) if isinstance(status, StatusResult) else ()
 
 
 class Client:
@@ -86,8 +96,8 @@ def main() -> int:
         try:
             client.served_by("node1", 0.0, 60)
             n2.start_stack()
-            wait_for(lambda: (n2.log_dir / "crmd.log").exists()
-                     and "membership" in (n2.log_dir / "ccm.log").read_text(), 60)
+            wait_for(lambda: _members(n2) == ("node1", "node2"), 60,
+                     message="node2 never joined node1")
             for _ in range(args.runs):
                 time.sleep(1.0)  # let the pair settle before the next fault
                 start = time.monotonic()

@@ -11,18 +11,24 @@ code), never printing a partial picture.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from cluster.bus.client import request
+from cluster.bus.client import BusError, request
 from cluster.bus.messages.crmd import FailedAction, GetStatus, StatusResult
+from cluster.bus.messages.hbcomm import GetNodes, NodeInfo, NodesResult
+from cluster.bus.messages.mon import MonServiceStatus, get_mon_status
 from cluster.cli.output import EXIT_OK, emit_json, run_tool
 from cluster.runtime.paths import add_run_dir_argument
 
 TOOL = "crm_status"
 _TIMEOUT = 2.0
+_EXTRA_TIMEOUT = 0.5   # ping nodes and monitors are extras: never hold the answer up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +61,55 @@ def _failed_line(failed: FailedAction) -> str:
             f"'{failed.outcome}'{detail} at {when} after {int(failed.duration * 1000)}ms")
 
 
-def render_text(status: StatusResult) -> str:
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What other daemons add to the picture: ping nodes (hbcomm), service monitors (mon)."""
+
+    ping_nodes: tuple[NodeInfo, ...] = ()
+    monitors: tuple[MonServiceStatus, ...] = ()
+
+
+def gather_extras(run_dir: Path) -> Extras:
+    """Ping nodes and Mon services, when those daemons run here; never fails the tool."""
+    ping: tuple[NodeInfo, ...] = ()
+    monitors: tuple[MonServiceStatus, ...] = ()
+    try:
+        nodes = request(run_dir, "hbcomm", GetNodes(), timeout=_EXTRA_TIMEOUT)
+        if isinstance(nodes, NodesResult):
+            ping = tuple(n for n in nodes.nodes if n.type == "ping")
+    except BusError:
+        pass
+    with contextlib.suppress(BusError):
+        monitors = get_mon_status(run_dir, timeout=_EXTRA_TIMEOUT).services
+    return Extras(ping, monitors)
+
+
+def _extras_text(extras: Extras) -> list[str]:
+    lines: list[str] = []
+    if extras.ping_nodes:
+        lines += ["", "Ping Nodes:"]
+        for node in extras.ping_nodes:
+            state = "reachable" if node.status == "ping" else "UNREACHABLE"
+            lines.append(f"  * {node.name}: {state}")
+    if extras.monitors:
+        lines += ["", "Service Monitors:"]
+        for svc in extras.monitors:
+            summary = f" ({svc.summary})" if svc.summary and svc.status == "failed" else ""
+            lines.append(f"  * {svc.watch}/{svc.service}: {svc.status}{summary}")
+    return lines
+
+
+def _extras_json(extras: Extras) -> dict[str, Any]:
+    return {
+        "ping_nodes": [{"name": n.name, "state": "up" if n.status == "ping" else "dead"}
+                       for n in extras.ping_nodes],
+        "monitors": [{"watch": m.watch, "service": m.service, "status": m.status,
+                      "summary": m.summary, "last_failure": m.last_failure}
+                     for m in extras.monitors],
+    }
+
+
+def render_text(status: StatusResult, extras: Extras | None = None) -> str:
     quorum = "partition with quorum" if status.quorate else "partition WITHOUT quorum"
     lines = ["Cluster Summary:", "  * Stack: cluster (crmd is running)",
              f"  * Current DC: {status.dc or 'NONE'}"
@@ -95,6 +149,7 @@ def render_text(status: StatusResult) -> str:
                     "starting": "Starting", "stopping": "Stopping"}.get(res.state, res.state)
             where = f" {res.node}" if res.node else ""
             lines.append(f"    * {res.id}\t({res.agent}):\t {word}{where}")
+    lines += _extras_text(extras or Extras())
     if status.notices:
         lines += ["", "Notices:"] + [f"  * {notice}" for notice in status.notices]
     if status.failed_actions:
@@ -110,8 +165,9 @@ def _failed_json(failed: FailedAction) -> dict[str, Any]:
             "duration": failed.duration}
 
 
-def render_json(status: StatusResult) -> dict[str, Any]:
-    return {
+def render_json(status: StatusResult, extras: Extras | None = None) -> dict[str, Any]:
+    """The four documented keys, then ping_nodes and monitors when there are any."""
+    data = {
         "nodes": [{"name": n.name, "state": n.state} for n in status.nodes],
         "resources": [{"id": r.id, "group": r.group, "agent": r.agent,
                        "state": r.state if r.state in ("started", "stopped") else
@@ -121,6 +177,9 @@ def render_json(status: StatusResult) -> dict[str, Any]:
                        "quorate": status.quorate},
         "failed_actions": [_failed_json(f) for f in status.failed_actions],
     }
+    if extras is not None and (extras.ping_nodes or extras.monitors):
+        data.update(_extras_json(extras))
+    return data
 
 
 def _bool(value: bool) -> str:
@@ -183,19 +242,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         status = request(args.run_dir, "crmd", GetStatus(), timeout=_TIMEOUT)
         assert isinstance(status, StatusResult)
-        if args.output_as == "json":
-            emit_json(render_json(status))
-        elif args.output_as == "xml":
+        if args.output_as == "xml":
             print('<?xml version="1.0"?>')
             print(render_xml(status))
+            return EXIT_OK
+        extras = gather_extras(args.run_dir)
+        if args.output_as == "json":
+            emit_json(render_json(status, extras))
         else:
-            print(render_text(status))
+            print(render_text(status, extras))
         return EXIT_OK
 
     return run_tool(TOOL, body)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
+    raise SystemExit(main())

@@ -165,3 +165,27 @@ def test_monitor_interval_follows_deadtime() -> None:
     assert monitor_interval(ha("500ms")) == 1.0  # type: ignore[arg-type]
     assert monitor_interval(ha("2")) == 4.0  # type: ignore[arg-type]
     assert monitor_interval(ha("30")) == 10.0  # type: ignore[arg-type]
+
+
+def test_ping_nodes_and_monitors_join_text_and_json() -> None:
+    from cluster.bus.messages.hbcomm import LinkInfo, NodeInfo
+    from cluster.bus.messages.mon import MonServiceStatus
+    from cluster.cli.crm_status import Extras, render_json, render_text
+
+    status = _status()
+    router = NodeInfo("10.0.0.254", "dead", "ping", (LinkInfo("10.0.0.254", "dead"),))
+    web = MonServiceStatus(
+        watch="servers", service="ping", description="", monitor="icmp", hosts=("a", "b"),
+        status="failed", running=False, interval=1.0, last_check=1.0, next_check=2.0,
+        last_success=0.5, last_failure=1.0, first_failure=1.0, summary="b", detail="",
+        retval=1, consecutive_failures=1, runs=2, failures=1, alerts_sent=1,
+        alerts_pending=0, alerts_lost=0, history=(), downtimes=())
+    extras = Extras((router,), (web,))
+    text = render_text(status, extras)
+    assert "Ping Nodes:\n  * 10.0.0.254: UNREACHABLE" in text
+    assert "Service Monitors:\n  * servers/ping: failed (b)" in text
+    data = render_json(status, extras)
+    assert data["ping_nodes"] == [{"name": "10.0.0.254", "state": "dead"}]
+    assert data["monitors"][0]["status"] == "failed"
+    assert list(render_json(status, Extras())) == ["nodes", "resources", "membership",
+                                                   "failed_actions"]
