@@ -262,8 +262,11 @@ class Node:
             argv += [option, str(path)]
         argv += extra_args
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Nodes share the host's /run; give resource agents a private one, as a real
+        # machine has (Debian's IPaddr2 keeps its ARP sender's pidfile there).
+        env = {"HA_RSCTMP": str(self.run_dir / "resource-agents")}
         with open(self.log_dir / "mcp.console", "ab") as console:
-            return self.spawn(argv, stdout=console, stderr=subprocess.STDOUT)
+            return self.spawn(argv, stdout=console, stderr=subprocess.STDOUT, env=env)
 
     def ping(self, ip: str, *, timeout: float = 1.0) -> bool:
         """One ICMP echo from this node to `ip` (a lab address); True if answered."""

@@ -60,11 +60,11 @@ class Site:
         return self.n1 if name == "node1" else self.n2
 
 
-def _configure(site: Site, failback: str) -> None:
+def _configure(site: Site, failback: str, resource: str) -> None:
     for node in (site.n1, site.n2):
         script = httpd_script(node, _PORT)
         node.write_config(ha_cf=HA_CF.format(failback=failback),
-                          haresources=f"node1 IPaddr::{site.vip}/24/eth0 httpd\n",
+                          haresources=f"node1 {resource} httpd\n",
                           files={"resource.d/httpd": script})
 
 
@@ -135,11 +135,12 @@ def _wait_running_on(site: Site, name: str, timeout: float = _TIMEOUT) -> float:
 def make_site(lab: Lab) -> Iterator[object]:
     sites: list[tuple[Site, OwnershipObserver]] = []
 
-    def build(failback: str = "off") -> tuple[Site, OwnershipObserver]:
+    def build(failback: str = "off", resource: str = "IPaddr::{vip}/24/eth0"
+              ) -> tuple[Site, OwnershipObserver]:
         lan, hb = lab.add_lan("lan0"), lab.add_lan("hb")
         site = Site(lab, lan, lab.add_node("node1", [lan, hb]), lab.add_node("node2", [lan, hb]),
                     lab.add_host("client", [lan]), lan.host(200), {})
-        _configure(site, failback)
+        _configure(site, failback, resource.format(vip=site.vip))
         observer = OwnershipObserver([site.n1, site.n2], site.vip).start()
         sites.append((site, observer))
         # node1 first: started together on a loaded host, node2 may see nobody within
@@ -172,10 +173,27 @@ def test_runs_on_node1_only_and_the_client_reaches_it(make_site: object) -> None
     assert not site.n2.has_address(site.vip)
 
 
-def test_power_off_fails_over_within_deadtime_plus_one_second(make_site: object) -> None:
-    site, observer = make_site()  # type: ignore[operator]
+def _client_mac(site: Site) -> str:
+    """The MAC the client's neighbour table holds for the VIP (no traffic sent)."""
+    words = site.client.run(["ip", "neigh", "show", site.vip]).stdout.split()
+    return words[words.index("lladdr") + 1] if "lladdr" in words else ""
+
+
+@pytest.mark.parametrize("resource", ["IPaddr::{vip}/24/eth0",
+                                      "ocf:heartbeat:IPaddr2::ip={vip}::cidr_netmask=24::nic=eth0"])
+def test_power_off_fails_over_within_deadtime_plus_one_second(make_site: object,
+                                                              resource: str) -> None:
+    site, observer = make_site(resource=resource)  # type: ignore[operator]
+    # The client learned node1's MAC by talking to the VIP; let it accept unsolicited
+    # ARP too in case its entry expired meanwhile.
+    site.client.run(["sysctl", "-q", "-w", "net.ipv4.conf.all.arp_accept=1",
+                     "net.ipv4.conf.eth0.arp_accept=1"])
+    assert _client_mac(site) == site.n1.mac(site.lan)
     begin = time.monotonic()
     site.n1.power_off()
+    # Gratuitous ARP from node2 repoints the client before it sends anything itself.
+    wait_for(lambda: _client_mac(site) == site.n2.mac(site.lan), _TIMEOUT, interval=0.02,
+             message="client's ARP entry for the VIP moved to node2's MAC")
     done = _wait_running_on(site, "node2")
     wait_for(lambda: site.n2.has_address(site.vip), _TIMEOUT)
     took = done - begin

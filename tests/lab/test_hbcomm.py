@@ -298,3 +298,18 @@ def test_ping_node_follows_the_uplink_cable(lab: Lab) -> None:
                         timeout=10, since=dead.at, message="ping node back on n1")
     assert _peer(n2, ping_name)["status"] == "ping"
     assert _peer(n1, "n2")["status"] == "active"
+
+
+def test_multicast_medium_carries_heartbeats(lab: Lab) -> None:
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("mcast eth0 239.255.69.4 694 1 0"))
+        node.start_stack()
+    _wait_active(n1, n2)
+    assert _peer(n1, "n2") == {"status": "active", "eth0": "up"}
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
+        n2.power_off()
+        dead = events.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged)
+                               and e.msg.node == "n2" and e.msg.status == "dead", timeout=5)
+    assert DEADTIME <= dead.msg.silent_for <= DEADTIME + KEEPALIVE + 0.05
