@@ -28,7 +28,13 @@ exempt, they only ever shed groups); (3) every node outside the view that
 since it was seen, or a start was in flight to it) is fenced — with STONITH
 configured we emit :class:`Fence` and wait; without, we take over anyway and
 name the node in ``Plan.unprotected`` so the shell logs Heartbeat's
-``No STONITH device configured.`` warnings.  Without quorum (ccm's
+``No STONITH device configured.`` warnings.  A node never heard of (a cold start
+alone) may hold anything, so it is fenced first, as Heartbeat does after
+initdead and Pacemaker's ``startup-fencing``.  *Who fences* in a split: only
+the side that wants a departed node's groups, so the holder of every group
+fences nobody; when both sides hold groups (a race, "deathmatch") the
+``pcmk_delay_*`` delay on one side's device decides: the side without delay
+powers its peer off, and a powered-off node fences nothing.  Without quorum (ccm's
 ``quorate=False``, only with three or more nodes) every member stops its
 groups and nothing starts: Pacemaker's ``no-quorum-policy=stop``.
 

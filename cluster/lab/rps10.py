@@ -27,8 +27,11 @@ after the last such flush.  It reads 9-byte commands ``\\x02\\x18\\x18\\x02\\x18
 ``Plug`` is only said after the node really is off, as a real switch only
 reports what it did.  Outlets not in the map do not answer (no such unit).
 A power target is anything with ``power_off()``/``power_on()``: a lab
-`Node`, or a recorder in unit tests.  The switch runs in a thread of the
-test process; :meth:`close` stops it and removes the pty's symlink.
+`Node`, or a recorder in unit tests.  When the target has a ``powered``
+attribute (a `Node`) the switch believes it over its own record, so a node
+powered on by hand after a toggle is still powered off by the next one.  The
+switch runs in a thread of the test process; :meth:`close` stops it and
+removes the pty's symlink.
 """
 
 from __future__ import annotations
@@ -197,12 +200,20 @@ class Rps10Simulator:
         """Set the relay; power the machine off with it, or on when it `boot`s."""
         self.powered[outlet] = on
         target = self.outlets[outlet]
-        if not on and self._running[outlet]:
+        running = self._running_now(outlet)
+        if not on and running:
             target.power_off()
             self._running[outlet] = False
-        elif on and boot and not self._running[outlet]:
+        elif on and boot and not running:
             target.power_on()
             self._running[outlet] = True
+
+    def _running_now(self, outlet: str) -> bool:
+        """Is the machine behind `outlet` running?  A target that says (a lab `Node`'s
+        ``powered``) is believed: it may have been powered on by hand after a toggle
+        left it off, and cutting the relay must then still power it off."""
+        powered = getattr(self.outlets[outlet], "powered", None)
+        return self._running[outlet] if powered is None else bool(powered)
 
     def _say(self, data: bytes) -> None:
         with self._lock:
