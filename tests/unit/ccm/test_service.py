@@ -80,7 +80,7 @@ class Rig:
     service: CcmService
     views: list[ViewChanged]  # as seen on ccm.pub
 
-    def until(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    def until(self, predicate: Callable[[], object], timeout: float = 15.0) -> None:
         deadline = self.loop.clock() + timeout
         while not predicate():
             assert self.loop.clock() < deadline, "condition not met in time"
@@ -90,7 +90,7 @@ class Rig:
         replies: list[object] = []
         client = AsyncClient(self.ctx.zmq, self.loop, self.ctx.paths.run_dir, "ccm")
         try:
-            client.call(GetView(), 2.0, replies.append)
+            client.call(GetView(), 10.0, replies.append)
             self.until(lambda: replies)
         finally:
             client.close()
