@@ -19,22 +19,13 @@ import socket
 import struct
 from collections.abc import Sequence
 
+from cluster.common.icmp import ECHO_REPLY, echo_request
 from cluster.config.hacf import PingNode
 
 log = logging.getLogger(__name__)
 
-_ECHO_REQUEST, _ECHO_REPLY = 8, 0
 _TOKEN = 8
 _MAX_READS = 64
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
 
 
 class Pinger:
@@ -70,10 +61,8 @@ class Pinger:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         for address in self._targets:
             payload = struct.pack("!I", self._seq) + self._token(self._seq, address)
-            header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, 0, self._ident, self._seq & 0xFFFF)
-            packet = header[:2] + struct.pack("!H", _checksum(header + payload)) + header[4:]
             try:
-                self._sock.sendto(packet + payload, (address, 0))
+                self._sock.sendto(echo_request(self._ident, self._seq, payload), (address, 0))
                 self.sent += 1
             except OSError:
                 self.send_errors += 1   # no route while a cable is out: simply unanswered
@@ -98,7 +87,7 @@ class Pinger:
             return None
         offset = (data[0] & 0x0F) * 4
         icmp = data[offset:]
-        if len(icmp) < 8 + 4 + _TOKEN or icmp[0] != _ECHO_REPLY:
+        if len(icmp) < 8 + 4 + _TOKEN or icmp[0] != ECHO_REPLY:
             return None
         ident = struct.unpack("!H", icmp[4:6])[0]
         if ident != self._ident:

@@ -20,31 +20,20 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from cluster.common.icmp import ECHO_REPLY, ECHO_REQUEST, checksum
+from cluster.common.icmp import echo_request as _echo_request
 from cluster.mon.builtins import IcmpOptions
 from cluster.mon.outcome import HostResult, MonitorOutcome, host_report
 
-__all__ = ["EchoRound", "Probe", "echo_request", "parse_echo_reply"]
+__all__ = ["ECHO_REQUEST", "EchoRound", "Probe", "checksum", "echo_request", "parse_echo_reply"]
 
-ECHO_REQUEST, ECHO_REPLY = 8, 0
 _HEADER = struct.Struct("!BBHHH")
 _PAYLOAD = b"cluster-mon echo"
 
 
-def checksum(data: bytes) -> int:
-    """The Internet checksum: one's complement of the one's complement sum."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def echo_request(ident: int, seq: int, payload: bytes = _PAYLOAD) -> bytes:
-    """An echo request; on a datagram ICMP socket the kernel replaces `ident`."""
-    header = _HEADER.pack(ECHO_REQUEST, 0, 0, ident & 0xFFFF, seq & 0xFFFF)
-    return _HEADER.pack(ECHO_REQUEST, 0, checksum(header + payload), ident & 0xFFFF,
-                        seq & 0xFFFF) + payload  # fmt: skip
+    """An echo request carrying cluster-mon's payload by default."""
+    return _echo_request(ident, seq, payload)
 
 
 def parse_echo_reply(data: bytes, *, has_ip_header: bool) -> tuple[int, int] | None:
