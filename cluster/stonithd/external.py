@@ -77,10 +77,8 @@ class ExternalPlugin:
         result = plugin._run(deadline, "getconfignames")
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            return Outcome(Code.BADCONFIG, f"{plugin.type}: getconfignames failed "
-                           f"(exit {result.returncode}): {result.said() or 'no output'}")
-        return tuple(result.stdout.split())
+        failed = result.failure(Code.BADCONFIG, f"{plugin.type}: getconfignames", "no output")
+        return failed if failed is not None else tuple(result.stdout.split())
 
     def device_id(self) -> str:
         return self.type
@@ -89,9 +87,9 @@ class ExternalPlugin:
         result = self._run(deadline, "gethosts")
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            return Outcome(Code.OOPS, f"{self.type}: gethosts failed (exit {result.returncode}): "
-                           f"{result.said() or 'no output'}")
+        failed = result.failure(Code.OOPS, f"{self.type}: gethosts", "no output")
+        if failed is not None:
+            return failed
         hosts = tuple(h.lower() for h in result.stdout.split())
         if not hosts:
             return Outcome(Code.OOPS, f"{self.type}: gethosts printed no host")
@@ -101,20 +99,16 @@ class ExternalPlugin:
         result = self._run(deadline, "status")
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            return Outcome(Code.ACCESS, f"{self.type}: status failed (exit {result.returncode}): "
-                           f"{result.said() or 'device not accessible'}")
-        return Outcome(Code.OK, f"{self.type} device OK")
+        failed = result.failure(Code.ACCESS, f"{self.type}: status", "device not accessible")
+        return failed if failed is not None else Outcome(Code.OK, f"{self.type} device OK")
 
     def act(self, action: str, host: str, deadline: Deadline) -> Outcome:
         result = self._run(deadline, action, host)
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            said = result.said()
-            return Outcome(Code.RESETFAIL, f"{self.type}: '{action} {host}' failed "
-                           f"(exit {result.returncode}){': ' + said if said else ''}")
-        return Outcome(Code.OK, f"{self.type}: '{action} {host}' succeeded")
+        failed = result.failure(Code.RESETFAIL, f"{self.type}: '{action} {host}'")
+        return failed if failed is not None else Outcome(
+            Code.OK, f"{self.type}: '{action} {host}' succeeded")
 
     def _run(self, deadline: Deadline, *args: str) -> ProgramResult | Outcome:
         refusal = unsafe_program(self.script)

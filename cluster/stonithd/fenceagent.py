@@ -110,9 +110,9 @@ class FenceAgent:
         result = self._run(deadline, "list")
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            return Outcome(Code.OOPS, f"{self.type}: list failed (exit {result.returncode}): "
-                           f"{result.said() or 'no output'}")
+        failed = result.failure(Code.OOPS, f"{self.type}: list", "no output")
+        if failed is not None:
+            return failed
         hosts = tuple(line.split(",")[0].strip().lower()
                       for line in result.stdout.splitlines() if line.strip())
         if not hosts:
@@ -123,10 +123,8 @@ class FenceAgent:
         result = self._run(deadline, "monitor")
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            return Outcome(Code.ACCESS, f"{self.type}: monitor failed (exit {result.returncode}): "
-                           f"{result.said() or 'device not accessible'}")
-        return Outcome(Code.OK, f"{self.type} device OK")
+        failed = result.failure(Code.ACCESS, f"{self.type}: monitor", "device not accessible")
+        return failed if failed is not None else Outcome(Code.OK, f"{self.type} device OK")
 
     def act(self, action: str, host: str, deadline: Deadline) -> Outcome:
         agent_action = _AGENT_ACTIONS.get(action)
@@ -139,10 +137,9 @@ class FenceAgent:
         result = self._run(deadline, agent_action, host, plug)
         if isinstance(result, Outcome):
             return result
-        if result.returncode != 0:
-            said = result.said()
-            return Outcome(Code.RESETFAIL, f"{self.type}: action={agent_action} port={plug} "
-                           f"failed (exit {result.returncode}){': ' + said if said else ''}")
+        failed = result.failure(Code.RESETFAIL, f"{self.type}: action={agent_action} port={plug}")
+        if failed is not None:
+            return failed
         lines = result.stdout.strip().splitlines()
         return Outcome(Code.OK, f"{self.type}: action={agent_action} port={plug}: "
                        f"{lines[-1] if lines else 'exit 0'}")

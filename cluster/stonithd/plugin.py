@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from cluster.stonithd.outcome import Deadline, Outcome
+from cluster.stonithd.outcome import Code, Deadline, Outcome
 
 __all__ = ["Driver", "ProgramResult", "run_program", "unsafe_program"]
 
@@ -73,6 +73,17 @@ class ProgramResult:
         """What the program printed, shortened to one line for a detail field."""
         text = " ".join((self.stderr.strip() or self.stdout.strip()).split())
         return text[:_MAX_TEXT]
+
+    def failure(self, code: Code, what: str, fallback: str = "") -> Outcome | None:
+        """None when the program exited 0; else ``<what> failed (exit N): <its words>``.
+
+        `fallback` stands in for the program's words when it printed nothing.
+        """
+        if self.returncode == 0:
+            return None
+        said = self.said() or fallback
+        return Outcome(code, f"{what} failed (exit {self.returncode})"
+                             f"{': ' + said if said else ''}")
 
 
 def run_program(argv: Sequence[str], deadline: Deadline, *, env: Mapping[str, str] | None = None,
