@@ -24,7 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cluster.stonithd.outcome import Code, Deadline, Outcome
-from cluster.stonithd.plugin import ProgramResult, run_program, unsafe_program
+from cluster.stonithd.plugin import (
+    ProgramResult,
+    find_program,
+    program_names,
+    run_program,
+    unsafe_program,
+)
 
 __all__ = ["SYSTEM_DIR", "ExternalPlugin", "external_names", "find_external"]
 
@@ -42,24 +48,12 @@ def find_external(name: str, conf_dir: Path | None) -> Path | None:
     """The script for ``external/<name>``, or None when there is none."""
     if not name or name.startswith(".") or "/" in name:
         return None
-    for directory in _search_dirs(conf_dir):
-        candidate = directory / name
-        if candidate.exists():
-            return candidate
-    return None
+    return find_program(name, _search_dirs(conf_dir))
 
 
 def external_names(conf_dir: Path | None) -> list[str]:
     """Every ``external/<name>`` type installed (for ``stonith -L``)."""
-    names: set[str] = set()
-    for directory in _search_dirs(conf_dir):
-        try:
-            entries = list(directory.iterdir())
-        except OSError:
-            continue
-        names.update(e.name for e in entries
-                     if e.is_file() and not e.name.startswith(".") and os.access(e, os.X_OK))
-    return sorted(f"{_PREFIX}{name}" for name in names)
+    return sorted(f"{_PREFIX}{name}" for name in program_names(_search_dirs(conf_dir)))
 
 
 class ExternalPlugin:

@@ -25,13 +25,18 @@ group or others.
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from pathlib import Path
 
 from cluster.stonithd.outcome import Code, Deadline, Outcome
-from cluster.stonithd.plugin import ProgramResult, run_program, unsafe_program
+from cluster.stonithd.plugin import (
+    ProgramResult,
+    find_program,
+    program_names,
+    run_program,
+    unsafe_program,
+)
 
 __all__ = ["FenceAgent", "fence_agent_names", "find_fence_agent"]
 
@@ -47,22 +52,11 @@ def _search_dirs(conf_dir: Path | None) -> list[Path]:
 def find_fence_agent(name: str, conf_dir: Path | None) -> Path | None:
     if not name.startswith("fence_") or "/" in name:
         return None
-    for directory in _search_dirs(conf_dir):
-        candidate = directory / name
-        if candidate.exists():
-            return candidate
-    return None
+    return find_program(name, _search_dirs(conf_dir))
 
 
 def fence_agent_names(conf_dir: Path | None) -> list[str]:
-    names: set[str] = set()
-    for directory in _search_dirs(conf_dir):
-        try:
-            entries = list(directory.glob("fence_*"))
-        except OSError:
-            continue
-        names.update(e.name for e in entries if e.is_file() and os.access(e, os.X_OK))
-    return sorted(names)
+    return sorted(program_names(_search_dirs(conf_dir), "fence_*"))
 
 
 def _host_map(params: Mapping[str, str]) -> dict[str, str] | None:

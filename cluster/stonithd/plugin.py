@@ -86,6 +86,28 @@ class ProgramResult:
                              f"{': ' + said if said else ''}")
 
 
+def find_program(name: str, dirs: Sequence[Path]) -> Path | None:
+    """The first `dirs/name` that exists, searched in order."""
+    for directory in dirs:
+        candidate = directory / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def program_names(dirs: Sequence[Path], pattern: str = "*") -> set[str]:
+    """Executable, non-hidden files matching `pattern` in any of `dirs` (missing dirs skipped)."""
+    names: set[str] = set()
+    for directory in dirs:
+        try:
+            entries = list(directory.glob(pattern))
+        except OSError:
+            continue
+        names.update(e.name for e in entries
+                     if e.is_file() and not e.name.startswith(".") and os.access(e, os.X_OK))
+    return names
+
+
 def run_program(argv: Sequence[str], deadline: Deadline, *, env: Mapping[str, str] | None = None,
                 stdin: bytes | None = None) -> ProgramResult:
     """Run `argv` to completion or until `deadline`; never raises for the program's sake.
