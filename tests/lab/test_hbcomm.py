@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -208,13 +209,25 @@ s.sendto(rng.randbytes(65000), (target, 694))
 
 SNIFFER = r"""
 import socket, sys
+from cluster.config.authkeys import parse_authkeys
+from cluster.hbcomm.packet import Message, PacketError, decode
+keys = parse_authkeys(sys.argv[1], "authkeys", 0o600)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("", 694))
-s.settimeout(10)
-data = s.recv(65535)
-print(data.hex())
+s.settimeout(20)
+print("ready", flush=True)
+while True:
+    data = s.recv(65535)
+    try:
+        packet = decode(data, keys)
+    except PacketError:
+        continue
+    if isinstance(packet.payload, Message) and packet.payload.mtype == "fuzztest":
+        print(data.hex(), flush=True)
+        break
 """
+AUTHKEYS = "auth 1\n1 sha256 labsecret\n"
 
 
 def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> None:
@@ -227,9 +240,24 @@ def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> Non
                                         deadtime=2.0, warntime=1.0))
         node.start_stack()
     _wait_active(n1, n2)
-    captured = attacker.run([sys.executable, "-c", SNIFFER], timeout=15).stdout.strip()
     pid_before = [p for p, line in n1.processes().items() if line == "cluster: hbcomm"]
-    with EventLog(n1.run_dir, "hbcomm", ["msg.", "node"]) as events:
+    with EventLog(n1.run_dir, "hbcomm", ["msg.fuzztest", "node"]) as events:
+        # Capture a real, signed cluster message off the wire to replay it later.
+        sniffer = attacker.spawn([sys.executable, "-c", SNIFFER, AUTHKEYS],
+                                 stdout=subprocess.PIPE)
+        try:
+            assert sniffer.stdout is not None
+            assert sniffer.stdout.readline().strip() == b"ready"
+            request(n2.run_dir, "hbcomm", SendToCluster("fuzztest", b"original", dest="n1"))
+            events.wait_for(lambda e: isinstance(e.msg, ClusterMessage), timeout=10,
+                            message="the original message")
+            captured = sniffer.stdout.readline().decode().strip()
+        finally:
+            sniffer.kill()
+            sniffer.wait()
+            if sniffer.stdout is not None:
+                sniffer.stdout.close()
+        assert captured, "the sniffer saw no fuzztest packet"
         attacker.run([sys.executable, "-c", FUZZER, n1.address(hb), "600", "7", captured],
                      timeout=60)
         rng = random.Random(11)
@@ -237,7 +265,13 @@ def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> Non
             cable.inject(n1, rng.randbytes(rng.randint(1, 300)))
         wait_for(lambda: _counters(n1).get("bad_total", 0) >= 400, timeout=10,
                  message="bad packets counted")
-        assert not [e for e in events.events() if isinstance(e.msg, ClusterMessage)]
+        # In order per sender: once this arrives, a replayed copy would have arrived first.
+        request(n2.run_dir, "hbcomm", SendToCluster("fuzztest", b"after", dest="n1"))
+        events.wait_for(lambda e: isinstance(e.msg, ClusterMessage) and e.msg.body == b"after",
+                        timeout=10, message="the message sent after the fuzz")
+        bodies = [e.msg.body for e in events.events() if isinstance(e.msg, ClusterMessage)]
+        assert bodies[-1] == b"after" and b"original" in bodies
+        assert bodies.count(b"original") == 1, "a replayed message was delivered again"
         assert not [e for e in events.events()
                     if isinstance(e.msg, NodeStatusChanged) and e.msg.status == "dead"]
     assert [p for p, line in n1.processes().items() if line == "cluster: hbcomm"] == pid_before
