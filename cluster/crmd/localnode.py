@@ -99,6 +99,7 @@ class LocalNode:
         self.joined = 0
         self.leaving = False
         self.standby = ""
+        self.standby_seq = 0
         self.wants: set[str] = set()
         self.failures: list[FailedAction] = []
         self._seq = 0
@@ -165,7 +166,7 @@ class LocalNode:
 
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
-                           self.standby, frozenset(self.wants))
+                           self.standby, frozenset(self.wants), self.standby_seq)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:

@@ -172,7 +172,7 @@ def _why_unusable(state: ClusterState, config: PolicyConfig, name: str, key: str
     return None
 
 
-def _declines(info: NodeInfo, group: ResourceGroup) -> bool:
+def _in_standby_for(info: NodeInfo, group: ResourceGroup) -> bool:
     return bool(info.standby) and standby_covers(info.standby, info.name, group.node)
 
 
@@ -200,6 +200,18 @@ class _Planner:
             elif (key, name) in self.state.in_flight:
                 found[name] = GroupState.STARTING
         return found
+
+    def declines(self, name: str, group: ResourceGroup) -> bool:
+        """Is ``name`` in standby for ``group``?  When every usable node is, the one
+        whose standby is oldest (lowest ``standby_seq``, then name) takes it: the
+        latest hb_standby wins, as in Heartbeat, and two standbys never ping-pong."""
+        if not _in_standby_for(self.state.node(name), group):
+            return False
+        cands = self.candidates(group.key)
+        if any(not _in_standby_for(self.state.node(n), group) for n in cands):
+            return True
+        oldest = min(cands, key=lambda n: (self.state.node(n).standby_seq, n), default=None)
+        return name != oldest
 
     def candidates(self, key: str, exclude: str | None = None) -> list[str]:
         return [name for name in self.state.members
@@ -277,7 +289,7 @@ class _Planner:
         elif count >= limit:
             self.actions.append(Stop(group.key, name, f"failed on {name}: fail count {count} "
                                      f"reached the threshold {limit}; banning {name} for it"))
-        elif _declines(info, group) and self.candidates(group.key, exclude=name):
+        elif self.declines(name, group) and self.candidates(group.key, exclude=name):
             self.actions.append(Stop(group.key, name, f"failed on {name}, which is in standby"))
         else:
             self.actions.append(Restart(group.key, name, f"failed on {name} (fail count "
@@ -290,13 +302,13 @@ class _Planner:
         report = info.trusted_report
         assert report is not None
         others = self.candidates(key, exclude=name)
-        willing = [n for n in others if not _declines(self.state.node(n), group)]
+        willing = [n for n in others if not self.declines(n, group)]
         if report.group(key).fail_count >= self.config.failure_threshold and others:
             return f"{name} is banned for it (fail count {report.group(key).fail_count})"
         wanting = [n for n in willing if key in self.state.node(n).wants]
         if wanting:
             return f"hb_takeover: {wanting[0]} takes it over"
-        if _declines(info, group) and willing:
+        if self.declines(name, group) and willing:
             return f"{name} is in standby [{info.standby}]; moving it to another node"
         home = group.node
         if (self.config.auto_failback in _FAILBACK_MODES and home != name and home in willing):
@@ -349,17 +361,17 @@ class _Planner:
             why = "; ".join(f"{n} {_why_unusable(self.state, self.config, n, key)}"
                             for n in sorted(set(self.config.nodes) | set(self.state.members)))
             return None, why or "no nodes"
-        willing = [n for n in cands if not _declines(self.state.node(n), group)]
+        willing = [n for n in cands if not self.declines(n, group)]
+        if all(_in_standby_for(self.state.node(n), group) for n in cands):
+            first = "" if len(cands) == 1 else f"; {willing[0]} went standby first"
+            return willing[0], "every usable node is in standby" + first
         wanting = [n for n in willing if key in self.state.node(n).wants]
         if wanting:
             return wanting[0], f"hb_takeover requested by {wanting[0]}"
         if home in willing:
             return home, "its preferred node"
-        if willing:
-            reason = _why_unusable(self.state, self.config, home, key) or "in standby"
-            return willing[0], f"preferred node {home} is {reason}; lowest-named usable node"
-        target = home if home in cands else cands[0]
-        return target, "every usable node is in standby"
+        reason = _why_unusable(self.state, self.config, home, key) or "in standby"
+        return willing[0], f"preferred node {home} is {reason}; lowest-named usable node"
 
 
 def decide(state: ClusterState, config: PolicyConfig) -> Plan:

@@ -65,13 +65,15 @@ class LocalFlags:
     leaving: bool
     standby: str
     wants: frozenset[str]
+    standby_seq: int = 0
 
 
 def to_report(msg: NodeResources) -> NodeReport:
     groups = {g.key: GroupStatus(GroupState(g.state), g.fail_count, g.since, g.resources)
               for g in msg.groups}
     return NodeReport(instance=msg.instance, joined=msg.joined, groups=groups,
-                      leaving=msg.leaving, standby=msg.standby, wants=frozenset(msg.wants))
+                      leaving=msg.leaving, standby=msg.standby, wants=frozenset(msg.wants),
+                      standby_seq=msg.standby_seq)
 
 
 def local_message(flags: LocalFlags, local: LocalGroups,
@@ -85,7 +87,8 @@ def local_message(flags: LocalFlags, local: LocalGroups,
     return NodeResources(node=flags.node, seq=flags.seq, instance=flags.instance,
                          joined=flags.joined, leaving=flags.leaving, standby=flags.standby,
                          wants=tuple(sorted(flags.wants)), groups=tuple(groups),
-                         failures=tuple(failures[-MAX_REPORTED_FAILURES:]))
+                         failures=tuple(failures[-MAX_REPORTED_FAILURES:]),
+                         standby_seq=flags.standby_seq)
 
 
 def _node_states(state: ClusterState, names: Iterable[str],

@@ -323,6 +323,8 @@ class CrmdService:
             return ErrorResult(plan.code, plan.message)
         log.info("Going standby [%s].", msg.which)
         self.local.standby = standby_union(self.local.standby, msg.which)
+        self.local.standby_seq = 1 + max((state.node(n).standby_seq for n in state.nodes),
+                                         default=0)
         self.local.wants.difference_update(plan.groups)
         return self._wait(plan, "nothing to give up: this node holds none of them")
 

@@ -116,6 +116,7 @@ class NodeReport:
     leaving: bool = False
     standby: str = ""
     wants: frozenset[str] = frozenset()
+    standby_seq: int = 0
 
     def group(self, key: str) -> GroupStatus:
         return self.groups.get(key, _STOPPED)
@@ -175,6 +176,11 @@ class NodeInfo:
     def standby(self) -> str:
         report = self.trusted_report
         return report.standby if report is not None else ""
+
+    @property
+    def standby_seq(self) -> int:
+        report = self.trusted_report
+        return report.standby_seq if report is not None else 0
 
     @property
     def wants(self) -> frozenset[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from cluster.lab.lab import Lab, Lan
 from cluster.lab.netns import LabError, LabUnavailable
 from cluster.lab.node import Node
-from cluster.lab.observer import Interval, OwnershipObserver, Span
+from cluster.lab.observer import Interval, MountObserver, OwnershipObserver, Span
 from cluster.lab.serial import SerialLink
 from cluster.lab.waiting import wait_for
 
@@ -25,6 +25,7 @@ __all__ = [
     "LabError",
     "LabUnavailable",
     "Lan",
+    "MountObserver",
     "Node",
     "OwnershipObserver",
     "SerialLink",

@@ -1,4 +1,4 @@
-"""The independent safety observer: who holds an IP address, every ~5 ms.
+"""The independent safety observers: who holds an IP address (or a mount), every few ms.
 
 Lab tests break clusters on purpose and must prove that a service address was
 never held by two nodes at once. Asking the cluster would trust the thing under
@@ -18,6 +18,10 @@ Honesty rules:
     starved sampler is a blind spot, and the test can see how big it was;
   * a crash of the sampling thread is recorded and fails `assert_safe()`.
 
+`MountObserver` asks the same question of a file system: which nodes have it
+mounted, read from the mount tables of the node's own processes (a lab node's
+stack runs in a private mount namespace, as on a separate machine).
+
 The timeline stores spans of identical consecutive samples (first and last
 sample time), so an interval's bounds are real sample times: "two owners were
 seen from t=12.301 to t=12.347", not interpolations.
@@ -26,12 +30,13 @@ seen from t=12.301 to t=12.347", not interpolations.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cluster.lab.netns import NETNS_DIR, LabError
 from cluster.lab.rtnl import AddressReader
@@ -39,7 +44,7 @@ from cluster.lab.rtnl import AddressReader
 if TYPE_CHECKING:
     from cluster.lab.node import Node
 
-__all__ = ["Interval", "OwnershipObserver", "Span"]
+__all__ = ["Interval", "MountObserver", "OwnershipObserver", "Span"]
 
 _MAX_ERRORS = 1000  # keep the first ones; a dead namespace fails every sample
 
@@ -69,7 +74,9 @@ class Interval:
 
 
 class OwnershipObserver:
-    """Samples which of `nodes` hold `ip`, in a background thread."""
+    """Samples which of `nodes` hold `ip`, in a background thread.
+
+    Subclasses watch something else by overriding `_open` and `_holds`."""
 
     def __init__(
         self,
@@ -85,7 +92,7 @@ class OwnershipObserver:
         self.interval = interval
         self.max_duration = max_duration
         self._nodes = list(nodes)
-        self._readers: dict[str, AddressReader] = {}
+        self._readers: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,7 +112,7 @@ class OwnershipObserver:
             raise LabError("observer already started")
         try:
             for node in self._nodes:
-                self._readers[node.name] = AddressReader(NETNS_DIR / node.netns)
+                self._readers[node.name] = self._open(node)
         except OSError as exc:
             self._close_readers()
             raise LabError(f"observer cannot watch {node.name}: {exc}") from exc
@@ -134,6 +141,12 @@ class OwnershipObserver:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _open(self, node: Node) -> Any:
+        return AddressReader(NETNS_DIR / node.netns)
+
+    def _holds(self, reader: Any) -> bool:
+        return self.ip in reader.ipv4()
 
     def _close_readers(self) -> None:
         for reader in self._readers.values():
@@ -165,7 +178,7 @@ class OwnershipObserver:
             unknown: set[str] = set()
             for name, reader in self._readers.items():
                 try:
-                    if self.ip in reader.ipv4():
+                    if self._holds(reader):
                         owners.add(name)
                 except (OSError, TimeoutError) as exc:
                     unknown.add(name)
@@ -267,3 +280,47 @@ class OwnershipObserver:
         if current is not None:
             result.append(current)
         return result
+
+
+class _MountTable:
+    """Reads whether a node's processes see `mountpoint` mounted (closes nothing)."""
+
+    def __init__(self, node: Node, mountpoint: str) -> None:
+        self.node = node
+        self.mountpoint = mountpoint
+
+    def mounted(self) -> bool:
+        """True if any mount namespace of the node's processes has the mount.
+
+        A process that exits between listing and reading is skipped; a node
+        with no process at all (powered off) holds nothing."""
+        seen: set[int] = set()
+        for pid in self.node.pids():
+            try:
+                namespace = os.stat(f"/proc/{pid}/ns/mnt").st_ino
+                if namespace in seen:
+                    continue
+                seen.add(namespace)
+                with open(f"/proc/{pid}/mountinfo", encoding="utf-8") as handle:
+                    if any(line.split()[4] == self.mountpoint for line in handle):
+                        return True
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return False
+
+    def close(self) -> None:
+        """Nothing to release: the table is read afresh each time."""
+
+
+class MountObserver(OwnershipObserver):
+    """Samples which of `nodes` have `mountpoint` mounted (a shared disk's file system)."""
+
+    def __init__(self, nodes: Sequence[Node], mountpoint: str, *,
+                 interval: float = 0.02, max_duration: float = 3600.0) -> None:
+        super().__init__(nodes, mountpoint, interval=interval, max_duration=max_duration)
+
+    def _open(self, node: Node) -> _MountTable:
+        return _MountTable(node, self.ip)
+
+    def _holds(self, reader: Any) -> bool:
+        return bool(reader.mounted())

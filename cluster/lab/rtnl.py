@@ -27,7 +27,7 @@ import struct
 import threading
 from pathlib import Path
 
-__all__ = ["AddressReader"]
+__all__ = ["AddressReader", "socket_in_netns"]
 
 _CLONE_NEWNET = 0x40000000
 _NETLINK_ROUTE = 0
@@ -50,8 +50,9 @@ def _align(length: int) -> int:
     return (length + 3) & ~3
 
 
-def _socket_in_netns(netns_path: Path) -> socket.socket:
-    """Create a NETLINK_ROUTE socket inside the namespace at `netns_path`."""
+def socket_in_netns(netns_path: Path, family: int = socket.AF_NETLINK,
+                    kind: int = socket.SOCK_RAW, proto: int = _NETLINK_ROUTE) -> socket.socket:
+    """Create a socket inside the namespace at `netns_path` (default: NETLINK_ROUTE)."""
     outcome: list[socket.socket | BaseException] = []
 
     def enter_and_open() -> None:
@@ -64,8 +65,9 @@ def _socket_in_netns(netns_path: Path) -> socket.socket:
                     raise OSError(err, f"setns({netns_path}): {os.strerror(err)}")
             finally:
                 os.close(fd)
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE)
-            sock.bind((0, 0))
+            sock = socket.socket(family, kind, proto)
+            if family == socket.AF_NETLINK:
+                sock.bind((0, 0))
             outcome.append(sock)
         except BaseException as exc:  # handed to the caller's thread below
             outcome.append(exc)
@@ -91,7 +93,7 @@ class AddressReader:
     def __init__(self, netns_path: Path, *, timeout: float = 1.0) -> None:
         self.netns_path = netns_path
         self._timeout = timeout
-        self._sock = _socket_in_netns(netns_path)
+        self._sock = socket_in_netns(netns_path)
         self._sock.settimeout(timeout)
         self._seq = itertools.count(1)
 

@@ -60,7 +60,7 @@ def _report(data: dict[str, Any]) -> NodeReport:
         instance=data["instance"], joined=data.get("joined", 1),
         groups={key: _group(value) for key, value in data.get("groups", {}).items()},
         leaving=data.get("leaving", False), standby=data.get("standby", ""),
-        wants=frozenset(data.get("wants", ())))
+        wants=frozenset(data.get("wants", ())), standby_seq=data.get("standby_seq", 0))
 
 
 def load_case(directory: Path) -> tuple[ClusterState, PolicyConfig]:

@@ -81,6 +81,9 @@ class NodeResources:
     first instance its crmd saw itself a member of.  ``standby`` is "" or one
     of local | foreign | all (the groups it refuses, from its point of view);
     ``wants`` the group keys it asked to take over (hb_takeover).
+    ``standby_seq`` orders standby requests cluster-wide (one more than the
+    highest the sender had seen when it went standby): when every node is in
+    standby for a group, the most recent request wins, as in Heartbeat.
     """
 
     node: str
@@ -92,6 +95,7 @@ class NodeResources:
     wants: tuple[str, ...]
     groups: tuple[GroupReport, ...]
     failures: tuple[FailedAction, ...]
+    standby_seq: int = 0
 
 
 @message
