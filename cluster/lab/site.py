@@ -261,12 +261,14 @@ class Site:
 
     # -- audits -----------------------------------------------------------------------------
 
-    def audit_problems(self, up: Iterable[str], holder: str | None) -> list[str]:
+    def audit_problems(self, up: Iterable[str], holder: str | None,
+                       cut_off: Iterable[str] = ()) -> list[str]:
         """What is wrong right now, given the nodes that should be up and where the group
-        should run (None: nowhere).  Empty when everything holds."""
+        should run (None: nowhere).  `cut_off` nodes (paused, or isolated in their own
+        partition) are audited by nobody.  Empty when everything holds."""
         up_set = set(up)
         problems: list[str] = []
-        for name in self.names:
+        for name in (n for n in self.names if n not in set(cut_off)):
             node = self.nodes[name]
             if name in up_set:
                 problems += self._audit_up(name, sorted(up_set), holder)
@@ -312,17 +314,17 @@ class Site:
             problems.append(f"{name}: stopped but holds {self.vip}")
         return problems
 
-    def audit(self, up: Iterable[str], holder: str | None,
+    def audit(self, up: Iterable[str], holder: str | None, cut_off: Iterable[str] = (),
               timeout: float = _BOOT_TIMEOUT) -> float:
         """Wait (bounded) until `audit_problems` is empty; AuditError naming what is
         still wrong otherwise.  Returns the time it took."""
-        up_list = list(up)
+        up_list, cut_list = list(up), list(cut_off)
         began = time.monotonic()
         last: list[str] = []
 
         def clean() -> bool:
             nonlocal last
-            last = self.audit_problems(up_list, holder)
+            last = self.audit_problems(up_list, holder, cut_list)
             return not last
 
         try:
