@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.common import build, summary, wait_all_active
+from bench.common import Timing, build, node_names, wait_all_active
+from bench.stats import summary
 from cluster.bus.messages.hbcomm import NodeStatusChanged
 from cluster.lab import Lab
 from cluster.lab.events import EventLog
@@ -26,7 +27,7 @@ def main() -> int:
     args = parser.parse_args()
     samples: list[float] = []
     with Lab() as lab:
-        (n1, n2), _ = build(lab, 2, args.keepalive, args.deadtime)
+        (n1, n2), _ = build(lab, node_names(2), Timing(args.keepalive, args.deadtime))
         n1.start_stack()
         n2.start_stack()
         for _ in range(args.runs):

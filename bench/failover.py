@@ -1,4 +1,4 @@
-"""Failover time as a client sees it: power off → the client is served again.
+"""Failover time as a client sees it: fault on node1 → the client is served by node2.
 
     python3 -m bench.failover [--runs 20] [--keepalive 0.1] [--deadtime 0.5] [--graceful]
 
@@ -6,43 +6,52 @@ Two nodes and a client in namespaces; ``node1 IPaddr::VIP/24/eth1 httpd``
 with ``auto_failback on`` so every run starts with node1 serving.  A client
 asks the VIP for a page every 10 ms; each run powers node1 off (or, with
 ``--graceful``, sends its cluster-mcp SIGTERM) and records the time until
-node2 answers.  node1 is then powered on and restarted, and the group comes
-home before the next run.
+node2 answers; after a power-off also the time until node2's hbcomm declared
+node1 dead, so the stack's own share after detection is known.  node1 is
+then powered on and restarted, and the group comes home before the next
+run.  `python3 -m bench` runs this at every setting.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from bench.common import summary
-from cluster.bus.client import BusError, request
-from cluster.bus.messages.crmd import GetStatus, StatusResult
+from bench.common import Timing, crm_status, ha_cf, progress, progress_failure
+from bench.report import Table, stat_cells
+from bench.stats import Stats, ms, summary
+from cluster.bus.messages.hbcomm import NodeStatusChanged
 from cluster.lab import Lab, Node
+from cluster.lab.events import EventLog
 from cluster.lab.services import CLIENT_PROBE, HTTP_PORT, httpd_script
 from cluster.lab.waiting import wait_for
 
-HA_CF = """\
-keepalive {keepalive}ms
-deadtime {deadtime}ms
-warntime {warntime}ms
-initdead {initdead}ms
-auto_failback on
-bcast eth0
-bcast eth1
-node node1 node2
-"""
+_PROBE_INTERVAL = 0.01  # the client asks every 10 ms
+_SETTLE = 1.0           # pause before each fault, so the last failback is behind us
+_START_TIMEOUT = 120.0  # stack start and join on a loaded 2-core host
 
 
-def _members(node: Node) -> tuple[str, ...]:
-    try:
-        status = request(node.run_dir, "crmd", GetStatus(), timeout=1.0)
-    except BusError:
-        return ()
-    return tuple(status.members) if isinstance(status, StatusResult) else ()
+class Fault(enum.Enum):
+    POWER_OFF = "power off node1"
+    SIGTERM = "SIGTERM node1's cluster-mcp"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Seconds from the fault until node2 served, and until node2 declared node1 dead."""
+
+    served: float
+    detected: float | None  # None: no power-off, nothing to detect
+
+    def __str__(self) -> str:
+        dead = "" if self.detected is None else f" (declared dead after {ms(self.detected)})"
+        return f"served by node2 after {ms(self.served)}{dead}"
 
 
 class Client:
@@ -50,9 +59,10 @@ class Client:
 
     def __init__(self, client: Node, vip: str) -> None:
         self.proc = client.spawn([sys.executable, "-c", CLIENT_PROBE, vip, str(HTTP_PORT),
-                                  "0.01", "3600"], stdout=subprocess.PIPE)
+                                  str(_PROBE_INTERVAL), "86400"], stdout=subprocess.PIPE)
 
     def served_by(self, name: str, after: float, timeout: float) -> float:
+        """The probe time of the first answer from `name` sent after `after`."""
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         for raw in self.proc.stdout:
@@ -70,6 +80,122 @@ class Client:
             self.proc.stdout.close()
 
 
+class Site:
+    """node1 and node2 (LANs hb and public), a client on public, node1's group home."""
+
+    def __init__(self, lab: Lab, timing: Timing) -> None:
+        self.timing = timing
+        hb, public = lab.add_lan("hb"), lab.add_lan("public")
+        self.n1 = lab.add_node("node1", [hb, public])
+        self.n2 = lab.add_node("node2", [hb, public])
+        self._client_host = lab.add_host("client", [public])
+        self._vip = public.host(200)
+        for node in (self.n1, self.n2):
+            node.write_config(ha_cf=ha_cf(["node1", "node2"], timing, media=("eth0", "eth1"),
+                                          auto_failback=True),
+                              haresources=f"node1 IPaddr::{self._vip}/24/eth1 httpd\n",
+                              files={"resource.d/httpd": httpd_script(node)})
+        self._client: Client | None = None
+        self._mcp1: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """node1 serving, node2 joined."""
+        self._mcp1 = self.n1.start_stack()
+        self._client = Client(self._client_host, self._vip)
+        self._client.served_by("node1", 0.0, _START_TIMEOUT)
+        self.n2.start_stack()
+        wait_for(lambda: (s := crm_status(self.n2)) is not None
+                 and s.members == ("node1", "node2"), _START_TIMEOUT,
+                 message="node2 never joined node1")
+
+    def run(self, fault: Fault) -> Sample:
+        """One fault, measured; returns once node1 serves again."""
+        assert self._client is not None and self._mcp1 is not None
+        time.sleep(_SETTLE)
+        with EventLog(self.n2.run_dir, "hbcomm", ["node"]) as events:
+            start = time.monotonic()
+            if fault is Fault.SIGTERM:
+                self._mcp1.send_signal(signal.SIGTERM)
+            else:
+                self.n1.power_off()
+            timeout = self.timing.deadtime * 10 + 60
+            served = self._client.served_by("node2", start, timeout)
+            detected = None if fault is Fault.SIGTERM else events.wait_for(
+                lambda e: isinstance(e.msg, NodeStatusChanged) and e.msg.node == "node1"
+                and e.msg.status == "dead", timeout, "node1 declared dead", since=start).at
+        if fault is Fault.SIGTERM:
+            self._mcp1.wait(timeout=_START_TIMEOUT)
+        else:
+            self.n1.power_on()
+        self._mcp1 = self.n1.start_stack()
+        self._client.served_by("node1", time.monotonic(), _START_TIMEOUT)
+        return Sample(served - start, None if detected is None else detected - start)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def measure(timing: Timing, runs: int, faults: Iterable[Fault]) -> dict[Fault, list[Sample]]:
+    """`runs` samples of every fault in `faults`, all on one freshly built site."""
+    samples: dict[Fault, list[Sample]] = {}
+    with Lab() as lab:
+        site = Site(lab, timing)
+        try:
+            site.start()
+            for fault in faults:
+                samples[fault] = []
+                for run in range(runs):
+                    samples[fault].append(site.run(fault))
+                    progress(f"{fault.value}, {timing.label}: run {run + 1}/{runs} "
+                             f"{samples[fault][-1]}")
+        finally:
+            site.close()
+    return samples
+
+
+_SETUP = ("Two nodes and a client in namespaces; `node1 IPaddr::VIP/24/eth1 httpd` (httpd: a "
+          "real web server started by an LSB script), `auto_failback on`; the client asks the "
+          "VIP every 10 ms. Time from the fault to node2's first answer, service start included.")
+_TITLES = {
+    Fault.POWER_OFF: "Failover: power off node1 → client served by node2",
+    Fault.SIGTERM: "Graceful handover: SIGTERM node1's cluster-mcp → client served by node2",
+}
+_NOTES = {
+    Fault.POWER_OFF: f"{_SETUP} Beyond deadtime: the median minus deadtime (negative when "
+                     "the last heartbeat left up to one keepalive before the power-off). "
+                     "After detection: the median of the time from node2's hbcomm declaring "
+                     "node1 dead to node2 serving, the stack's own share.",
+    Fault.SIGTERM: f"{_SETUP} node1 stops its group and says so; no deadtime is waited for.",
+}
+_HEADER = ("keepalive / deadtime", "median", "p90", "max", "n")
+_DETECTION = ("beyond deadtime", "after detection")
+
+
+def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault]) -> list[Table]:
+    """One table per fault, one row per setting; each setting on its own site."""
+    made = {fault: Table(_TITLES[fault], _NOTES[fault],
+                         _HEADER + (_DETECTION if fault is Fault.POWER_OFF else ()))
+            for fault in faults}
+    for timing in settings:
+        try:
+            samples = measure(timing, runs, faults)
+        except Exception as exc:
+            progress_failure(f"failover at {timing.label}")
+            for table in made.values():
+                table.add_failure(timing.label, exc)
+            continue
+        for fault, runs_of in samples.items():
+            served = [sample.served for sample in runs_of]
+            cells = [timing.label, *stat_cells(served)]
+            if fault is Fault.POWER_OFF:
+                reaction = [s.served - s.detected for s in runs_of if s.detected is not None]
+                cells += [ms(Stats.of(served).median - timing.deadtime),
+                          ms(Stats.of(reaction).median)]
+            made[fault].add(*cells)
+    return list(made.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,43 +205,10 @@ def main() -> int:
     parser.add_argument("--graceful", action="store_true",
                         help="SIGTERM node1's cluster-mcp instead of powering it off")
     args = parser.parse_args()
-    ka, dt = round(args.keepalive * 1000), round(args.deadtime * 1000)
-    samples: list[float] = []
-    with Lab() as lab:
-        hb, public = lab.add_lan("hb"), lab.add_lan("public")
-        n1, n2 = lab.add_node("node1", [hb, public]), lab.add_node("node2", [hb, public])
-        client_node = lab.add_host("client", [public])
-        vip = public.host(200)
-        for node in (n1, n2):
-            node.write_config(ha_cf=HA_CF.format(keepalive=ka, deadtime=dt, warntime=dt // 2,
-                                                 initdead=max(2 * dt, 2000)),
-                              haresources=f"node1 IPaddr::{vip}/24/eth1 httpd\n",
-                              files={"resource.d/httpd": httpd_script(node)})
-        mcp1 = n1.start_stack()
-        client = Client(client_node, vip)
-        try:
-            client.served_by("node1", 0.0, 60)
-            n2.start_stack()
-            wait_for(lambda: _members(n2) == ("node1", "node2"), 60,
-                     message="node2 never joined node1")
-            for _ in range(args.runs):
-                time.sleep(1.0)  # let the pair settle before the next fault
-                start = time.monotonic()
-                if args.graceful:
-                    mcp1.send_signal(signal.SIGTERM)
-                else:
-                    n1.power_off()
-                samples.append(client.served_by("node2", start, 60) - start)
-                if args.graceful:
-                    mcp1.wait(timeout=60)
-                else:
-                    n1.power_on()
-                mcp1 = n1.start_stack()
-                client.served_by("node1", time.monotonic(), 120)
-        finally:
-            client.close()
-    what = "graceful handover (SIGTERM)" if args.graceful else "failover (power off)"
-    print(f"{what}, keepalive {ka} ms, deadtime {dt} ms: {summary(samples)}")
+    timing = Timing(args.keepalive, args.deadtime)
+    fault = Fault.SIGTERM if args.graceful else Fault.POWER_OFF
+    samples = [sample.served for sample in measure(timing, args.runs, [fault])[fault]]
+    print(f"{fault.value}, keepalive / deadtime {timing.label}: {summary(samples)}")
     return 0
 
 
