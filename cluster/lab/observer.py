@@ -30,6 +30,7 @@ seen from t=12.301 to t=12.347", not interpolations.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import threading
 import time
@@ -232,6 +233,11 @@ class OwnershipObserver:
     def timeline(self) -> tuple[Span, ...]:
         with self._lock:
             return tuple(self._spans)
+
+    def moves(self) -> int:
+        """Owner changes on the timeline (a gap in between still counts as one move)."""
+        owners = [span.owners for span in self.timeline if span.owners]
+        return sum(1 for before, after in itertools.pairwise(owners) if before != after)
 
     def violations(self) -> list[Interval]:
         """Intervals in which two or more nodes held the address."""

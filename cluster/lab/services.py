@@ -69,7 +69,10 @@ while time.monotonic() < deadline:
     try:
         with socket.create_connection((vip, port), timeout=interval * 5) as conn:
             conn.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
-            body = conn.recv(4096).split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace").strip()
+            reply = b""
+            while chunk := conn.recv(4096):  # HTTP/1.0: the server closes after the body
+                reply += chunk
+            body = reply.split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace").strip() or "-"
     except OSError:
         body = "-"
     print(f"{started:.6f} {body}", flush=True)
