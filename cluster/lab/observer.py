@@ -298,20 +298,28 @@ class _MountTable:
     def mounted(self) -> bool:
         """True if any mount namespace of the node's processes has the mount.
 
-        A process that exits between listing and reading is skipped; a node
-        with no process at all (powered off) holds nothing."""
+        A process dying under us (a power-off) loses its namespace mid-read
+        and is skipped; only when no process at all could be read is the
+        node unknown (OSError).  A node with no process holds nothing."""
         seen: set[int] = set()
+        error: OSError | None = None
+        read_any = False
         for pid in self.node.pids():
             try:
                 namespace = os.stat(f"/proc/{pid}/ns/mnt").st_ino
                 if namespace in seen:
                     continue
-                seen.add(namespace)
                 with open(f"/proc/{pid}/mountinfo", encoding="utf-8") as handle:
-                    if any(line.split()[4] == self.mountpoint for line in handle):
-                        return True
-            except (FileNotFoundError, ProcessLookupError):
+                    table = handle.read()
+            except OSError as exc:
+                error = exc
                 continue
+            seen.add(namespace)
+            read_any = True
+            if any(line.split()[4] == self.mountpoint for line in table.splitlines()):
+                return True
+        if error is not None and not read_any and self.node.pids():
+            raise error
         return False
 
     def close(self) -> None:
