@@ -136,7 +136,7 @@ def progress_failure(what: str) -> None:
 
 
 def daemon_pid(node: Node, title: str) -> int:
-    for pid, line in node.processes().items():
-        if line == title:
-            return pid
+    pid = node.pid_of(title)
+    if pid is not None:
+        return pid
     raise LookupError(f"{title} not running on {node.name}")

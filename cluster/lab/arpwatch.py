@@ -22,6 +22,7 @@ from types import TracebackType
 from cluster.lab.netns import NETNS_DIR
 from cluster.lab.node import Node
 from cluster.lab.rtnl import socket_in_netns
+from cluster.lab.waiting import wait_first
 
 __all__ = ["ArpWatch"]
 
@@ -64,13 +65,9 @@ class ArpWatch:
         def first() -> float | None:
             return next((t for t, m, _ in self.frames if m == mac.lower() and t >= since), None)
 
-        with self._seen:
-            if not self._seen.wait_for(lambda: first() is not None, timeout):
-                raise TimeoutError(f"no gratuitous ARP for {self.ip} from {mac} within "
-                                   f"{timeout:g} s (seen: {self.frames})")
-            found = first()
-        assert found is not None
-        return found
+        return wait_first(self._seen, first, timeout, lambda: (
+            f"no gratuitous ARP for {self.ip} from {mac} within {timeout:g} s "
+            f"(seen: {self.frames})"))
 
     def close(self) -> None:
         self._stop.set()

@@ -154,6 +154,15 @@ class Node:
                 table[pid] = line
         return table
 
+    def pid_of(self, title: str) -> int | None:
+        """The pid of the process whose command line is `title` ("cluster: crmd")."""
+        return next((pid for pid, line in self.processes().items() if line == title), None)
+
+    def daemon_log(self, daemon: str) -> str:
+        """The text of `daemon`'s log in the node's log directory ("" if none yet)."""
+        path = self.log_dir / f"{daemon}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def has_address(self, ip: str) -> bool:
         """Is `ip` configured on any interface of the node?"""
         return any(address == ip for _ifname, address, _len in netns.ipv4_addresses(self.netns))

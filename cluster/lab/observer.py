@@ -234,6 +234,10 @@ class OwnershipObserver:
         with self._lock:
             return tuple(self._spans)
 
+    def first_held_by(self, name: str, since: float) -> float:
+        """When `name` was first seen as the only owner at or after `since`."""
+        return next(s.first for s in self.timeline if s.owners == {name} and s.first >= since)
+
     def moves(self) -> int:
         """Owner changes on the timeline (a gap in between still counts as one move)."""
         owners = [span.owners for span in self.timeline if span.owners]
@@ -318,6 +322,7 @@ class _MountTable:
             read_any = True
             if any(line.split()[4] == self.mountpoint for line in table.splitlines()):
                 return True
+        # Re-listed on purpose: if every process died meanwhile, the node holds nothing.
         if error is not None and not read_any and self.node.pids():
             raise error
         return False

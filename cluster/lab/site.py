@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from cluster.lab.lab import Lab, Lan
 from cluster.lab.netns import LabError, LabUnavailable, command
 from cluster.lab.node import Node
 from cluster.lab.observer import MountObserver, OwnershipObserver
+from cluster.lab.probes import hb_tool, log_tails, served_by
 from cluster.lab.rps10 import Rps10Simulator
 from cluster.lab.services import HTTP_PORT, httpd_script
 from cluster.lab.waiting import wait_for
@@ -193,8 +193,7 @@ class Site:
 
     def kill_daemon(self, name: str, title: str) -> int:
         """SIGKILL the process titled `title` ("cluster: crmd") on node `name`; its pid."""
-        node = self.nodes[name]
-        pid = next((p for p, line in node.processes().items() if line == title), None)
+        pid = self.nodes[name].pid_of(title)
         if pid is None:
             raise LabError(f"{name}: no process titled {title!r}")
         os.kill(pid, signal.SIGKILL)
@@ -202,11 +201,7 @@ class Site:
 
     def tool(self, name: str, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run hb_standby / hb_takeover (`tool` = "standby" | "takeover") on node `name`."""
-        node = self.nodes[name]
-        code = (f"import sys; from cluster.cli.hb_standby import main_{tool}; "
-                f"sys.exit(main_{tool}(sys.argv[1:]))")
-        return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir),
-                         "--timeout", "30", *args], check=False, timeout=60)
+        return hb_tool(self.nodes[name], tool, *args, wait=30.0)
 
     # -- questions --------------------------------------------------------------------------
 
@@ -232,10 +227,7 @@ class Site:
 
     def answer(self) -> str:
         """Which node answers http://VIP:8080/ from the client ("" for nobody)."""
-        code = ("import urllib.request,sys;print(urllib.request.urlopen("
-                f"'http://{self.vip}:{HTTP_PORT}/', timeout=1).read().decode())")
-        done = self.client.run([sys.executable, "-c", code], check=False, timeout=10)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return served_by(self.client, self.vip)
 
     def wait_served_by(self, name: str, timeout: float = _BOOT_TIMEOUT) -> float:
         """Wait until the client is answered by `name`; returns when (monotonic)."""
@@ -247,17 +239,11 @@ class Site:
         return time.monotonic()
 
     def log(self, name: str, daemon: str) -> str:
-        path = self.nodes[name].log_dir / f"{daemon}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.nodes[name].daemon_log(daemon)
 
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 25) -> str:
-        out = []
-        for name in names or self.names:
-            for daemon in ("crmd", "ccm", "stonithd", "mcp"):
-                text = self.log(name, daemon) or "(no log)\n"
-                out.append(f"--- {name} {daemon}.log\n"
-                           + "".join(text.splitlines(keepends=True)[-lines:]))
-        return "\n".join(out)
+        return log_tails([self.nodes[n] for n in names or self.names],
+                         ("crmd", "ccm", "hbcomm", "stonithd", "mcp"), lines)
 
     # -- audits -----------------------------------------------------------------------------
 

@@ -17,11 +17,12 @@ nothing; used by every other lab module and by lab tests.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["wait_for"]
+__all__ = ["wait_first", "wait_for"]
 
 T = TypeVar("T")
 
@@ -64,3 +65,17 @@ def wait_for(
         last = predicate()
         polls += 1
     return last
+
+
+def wait_first(condition: threading.Condition, find: Callable[[], T | None], timeout: float,
+               describe: Callable[[], str]) -> T:
+    """Wait on `condition` (notified by a recorder thread) until `find` returns a value.
+
+    For recorders of events (simulators, sniffers): `find` looks the record up
+    under the condition's lock; `describe` says, on timeout, what was seen."""
+    with condition:
+        found = condition.wait_for(lambda: find() is not None, timeout)
+        value = find() if found else None
+        if value is None:
+            raise TimeoutError(describe())
+        return value

@@ -40,6 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cluster.lab.waiting import wait_first
+
 if TYPE_CHECKING:
     from cluster.lab.lab import Lab
 
@@ -86,13 +88,9 @@ class WatchdogSimulator:
         def found() -> float | None:
             return next((at for at, what in self.events if what == text and at >= since), None)
 
-        with self._lock:
-            if not self._lock.wait_for(lambda: found() is not None, timeout):
-                raise TimeoutError(f"watchdog simulator: no {text!r} within {timeout:g} s "
-                                   f"(events: {[w for _, w in self.events[-8:]]})")
-            at = found()
-            assert at is not None
-            return at
+        return wait_first(self._lock, found, timeout, lambda: (
+            f"watchdog simulator: no {text!r} within {timeout:g} s "
+            f"(events: {[w for _, w in self.events[-8:]]})"))
 
     def wait_fired(self, timeout: float) -> float:
         return self.wait_for("fired", timeout)

@@ -44,8 +44,7 @@ def _fenced(node: str) -> object:
 
 
 def _first_held_by(site: Site, name: str, since: float) -> float:
-    return next(s.first for s in site.vip_observer.timeline
-                if s.owners == {name} and s.first >= since)
+    return site.vip_observer.first_held_by(name, since)
 
 
 def _took_over_after_fence(site: Site, fenced: Event, since: float) -> None:

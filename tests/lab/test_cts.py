@@ -106,8 +106,7 @@ def test_restart_a_node_and_kill_every_daemon_in_turn(make_site: SiteFactory) ->
     for daemon in ("crmd", "ccm", "hbcomm", "stonithd", "watchdog"):
         title = f"cluster: {daemon}"
         old = site.kill_daemon("node1", title)
-        wait_for(lambda t=title, o=old: any(line == t and pid != o for pid, line
-                                            in node1.processes().items()),
+        wait_for(lambda t=title, o=old: node1.pid_of(t) not in (None, o),
                  _TIMEOUT, message=f"{daemon} respawned")
         site.audit(up=site.names, holder="node1")
         assert f"{daemon}" in site.log("node1", "mcp")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
+from cluster.lab.probes import hb_tool, log_tails, served_by
 from cluster.lab.services import httpd_script
 
 pytestmark = pytest.mark.lab
@@ -97,29 +98,16 @@ def _holder(node: Node) -> str | None:
 
 def _answer(site: Site) -> str:
     """Which node answers http://VIP:8080/ from the client ("" if none)."""
-    code = (f"import urllib.request;print(urllib.request.urlopen("
-            f"'http://{site.vip}:{_PORT}/', timeout=1).read().decode())")
-    done = site.client.run([sys.executable, "-c", code], check=False, timeout=10)
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return served_by(site.client, site.vip, _PORT)
 
 
 def _tool(node: Node, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    code = (f"import sys; from cluster.cli.hb_standby import main_{tool}; "
-            f"sys.exit(main_{tool}(sys.argv[1:]))")
-    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir),
-                     "--timeout", "20", *args], check=False, timeout=40)
+    return hb_tool(node, tool, *args, wait=20.0)
 
 
 def _log_tails(site: Site, lines: int = 40) -> str:
     """The end of both nodes' crmd and ccm logs, for a failure message."""
-    out = []
-    for node in (site.n1, site.n2):
-        for daemon in ("crmd", "ccm"):
-            path = node.log_dir / f"{daemon}.log"
-            text = path.read_text(errors="replace") if path.exists() else "(no log)\n"
-            out.append(f"--- {node.name} {daemon}.log\n" + "".join(
-                text.splitlines(keepends=True)[-lines:]))
-    return "\n".join(out)
+    return log_tails((site.n1, site.n2), ("crmd", "ccm"), lines)
 
 
 def _wait_running_on(site: Site, name: str, timeout: float = _TIMEOUT) -> float:

@@ -27,6 +27,7 @@ from cluster.bus.messages.stonithd import NodeFenced
 from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
 from cluster.lab.events import Event, EventLog
 from cluster.lab.netns import ip
+from cluster.lab.probes import log_tails, served_by
 from cluster.lab.rps10 import Rps10Simulator
 from cluster.lab.services import HTTP_PORT, httpd_script
 from cluster.lab.watchdog_sim import WatchdogSimulator
@@ -116,25 +117,15 @@ def _holder(node: Node) -> str | None:
 
 def _answer(site: Site, vip: str | None = None) -> str:
     """Which node answers http://VIP:8080/ from the client ("" if none)."""
-    code = (f"import urllib.request;print(urllib.request.urlopen("
-            f"'http://{vip or site.vip}:{HTTP_PORT}/', timeout=1).read().decode())")
-    done = site.client.run([sys.executable, "-c", code], check=False, timeout=10)
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return served_by(site.client, vip or site.vip)
 
 
 def _log(node: Node, daemon: str) -> str:
-    path = node.log_dir / f"{daemon}.log"
-    return path.read_text(errors="replace") if path.exists() else ""
+    return node.daemon_log(daemon)
 
 
 def _log_tails(site: Site, lines: int = 30) -> str:
-    out = []
-    for node in (site.n1, site.n2):
-        for daemon in ("crmd", "stonithd", "ccm"):
-            text = _log(node, daemon) or "(no log)\n"
-            out.append(f"--- {node.name} {daemon}.log\n"
-                       + "".join(text.splitlines(keepends=True)[-lines:]))
-    return "\n".join(out)
+    return log_tails((site.n1, site.n2), ("crmd", "stonithd", "ccm"), lines)
 
 
 def _wait_running_on(site: Site, name: str, timeout: float = _TIMEOUT) -> float:
@@ -164,7 +155,7 @@ def _fenced(node: str) -> Callable[[Event], bool]:
 
 
 def _first_owned_by(observer: OwnershipObserver, name: str, since: float) -> float:
-    return next(s.first for s in observer.timeline if s.owners == {name} and s.first >= since)
+    return observer.first_held_by(name, since)
 
 
 def _wait_stonithd(node: Node) -> None:

@@ -8,7 +8,6 @@ all along: never two owners, and its timeline counts the moves.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from cluster.lab import Lab, Lan, Node, OwnershipObserver
-from cluster.lab.services import HTTP_PORT, httpd_script
+from cluster.lab.probes import served_by
+from cluster.lab.services import httpd_script
 from cluster.lab.waiting import wait_for
 
 DEADPING = 0.5
@@ -46,10 +46,7 @@ class Site:
     observer: OwnershipObserver
 
     def answer(self) -> str:
-        code = (f"import urllib.request;print(urllib.request.urlopen("
-                f"'http://{self.vip}:{HTTP_PORT}/', timeout=1).read().decode())")
-        done = self.client.run([sys.executable, "-c", code], check=False, timeout=10)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return served_by(self.client, self.vip)
 
     def wait_served_by(self, name: str, timeout: float = 30.0) -> float:
         wait_for(lambda: self.answer() == name, timeout, interval=0.05,

@@ -38,12 +38,11 @@ watchdog {device}
 
 
 def _keeper_pid(node: Node) -> int | None:
-    return next((pid for pid, line in node.processes().items() if line == _KEEPER_TITLE), None)
+    return node.pid_of(_KEEPER_TITLE)
 
 
 def _log(node: Node, daemon: str) -> str:
-    path = node.log_dir / f"{daemon}.log"
-    return path.read_text() if path.exists() else ""
+    return node.daemon_log(daemon)
 
 
 @pytest.fixture
