@@ -30,9 +30,10 @@ configured we emit :class:`Fence` and wait; without, we take over anyway and
 name the node in ``Plan.unprotected`` so the shell logs Heartbeat's
 ``No STONITH device configured.`` warnings.  A node never heard of (a cold start
 alone) may hold anything, so it is fenced first, as Heartbeat does after
-initdead and Pacemaker's ``startup-fencing``.  *Who fences* in a split: only
-the side that wants a departed node's groups, so the holder of every group
-fences nobody; when both sides hold groups (a race, "deathmatch") the
+initdead and Pacemaker's ``startup-fencing``: only once this crmd has run for
+initdead, so a node whose stack is still starting gets that long to join.
+*Who fences* in a split: only the side that wants a departed node's groups,
+so the holder of every group fences nobody; when both sides hold groups (a race, "deathmatch") the
 ``pcmk_delay_*`` delay on one side's device decides: the side without delay
 powers its peer off, and a powered-off node fences nothing.  Without quorum (ccm's
 ``quorate=False``, only with three or more nodes) every member stops its
@@ -101,6 +102,7 @@ class PolicyConfig:
     auto_failback: str = "legacy"
     stonith: bool = False
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+    initdead: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +336,13 @@ class _Planner:
             self.notes.append(f"{key} cannot run anywhere: {why}")
             return
         blockers = self.departed_holders(key)
+        unheard = [n for n in blockers if self.state.node(n).trusted_report is None]
+        if (unheard and self.config.stonith
+                and self.state.now - self.state.started < self.config.initdead):
+            self.notes.append(f"{key}: not starting it on {target}: {', '.join(unheard)} "
+                              f"not heard from since this crmd started; fencing waits "
+                              f"initdead ({self.config.initdead:g} s) for them to join")
+            return
         if blockers and self.config.stonith:
             for name in blockers:
                 if name not in self.fenced:

@@ -47,7 +47,7 @@ def policy_config(config: ClusterConfig, failure_threshold: int) -> PolicyConfig
     ha = config.ha
     return PolicyConfig(groups=config.groups, nodes=ha.nodes, auto_failback=ha.auto_failback,
                         stonith=bool(ha.stonith_hosts or ha.stonith),
-                        failure_threshold=failure_threshold)
+                        failure_threshold=failure_threshold, initdead=ha.initdead)
 
 
 def group_line(group: ResourceGroup) -> str:

@@ -84,7 +84,7 @@ class CrmdService:
         self._ctx = ctx
         self._node = ctx.node
         self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
-        self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes)
+        self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes, ctx.loop.clock())
         self._coordinator = Coordinator()
         self._fencer: Fencer = fencer if fencer is not None else StonithdFencer(
             ctx.client("stonithd"),

@@ -206,6 +206,7 @@ class ClusterState:
     view: View | None
     nodes: Mapping[str, NodeInfo]
     in_flight: frozenset[tuple[str, str]] = frozenset()
+    started: float = float("-inf")    # when this crmd started (same clock as ``now``)
 
     def node(self, name: str) -> NodeInfo:
         return self.nodes.get(name, NodeInfo(name))
@@ -227,8 +228,10 @@ class ViewEvent:
 class StateTracker:
     """The mutable status table; every method is a pure fold of one input."""
 
-    def __init__(self, local: str, nodes: Iterable[str]) -> None:
+    def __init__(self, local: str, nodes: Iterable[str],
+                 started: float = float("-inf")) -> None:
         self.local = local
+        self.started = started
         self.view: View | None = None
         self._nodes: dict[str, NodeInfo] = {name: NodeInfo(name) for name in nodes}
         self._nodes.setdefault(local, NodeInfo(local))
@@ -281,4 +284,5 @@ class StateTracker:
 
     def snapshot(self, now: float,
                  in_flight: frozenset[tuple[str, str]] = frozenset()) -> ClusterState:
-        return ClusterState(self.local, now, self.view, dict(self._nodes), in_flight)
+        return ClusterState(self.local, now, self.view, dict(self._nodes), in_flight,
+                            self.started)

@@ -82,10 +82,12 @@ def load_case(directory: Path) -> tuple[ClusterState, PolicyConfig]:
             member_since=raw.get("member_since", 1 if member else None),
             fenced=raw.get("fenced", False), abandoned=frozenset(raw.get("abandoned", ())))
     state = ClusterState(data["local"], data.get("now", 0.0), view, nodes,
-                         frozenset(tuple(pair) for pair in data.get("in_flight", ())))
+                         frozenset(tuple(pair) for pair in data.get("in_flight", ())),
+                         data.get("started", float("-inf")))
     config = PolicyConfig(groups, ha.nodes, ha.auto_failback,
                           bool(ha.stonith_hosts or ha.stonith),
-                          data.get("failure_threshold", DEFAULT_FAILURE_THRESHOLD))
+                          data.get("failure_threshold", DEFAULT_FAILURE_THRESHOLD),
+                          ha.initdead)
     return state, config
 
 
