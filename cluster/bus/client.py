@@ -158,22 +158,34 @@ class AsyncClient:
 
 
 EventCallback = Callable[[str, Any], None]
+LiveCallback = Callable[[], None]
 
 
 class Subscriber:
-    """Follow topics (prefixes) of a daemon's event socket from a loop."""
+    """Follow topics (prefixes) of a daemon's event socket from a loop.
+
+    `on_live` runs each time the publisher confirms the subscription: once
+    after connecting, and again whenever the daemon restarted.  Events
+    published before that moment were not seen, so that is when a caller
+    asks for its snapshot; asking earlier leaves a gap in which a change is
+    in neither the snapshot nor the events (see :class:`Publisher`)."""
 
     def __init__(self, ctx: zmq.Context[Any], loop: Loop, run_dir: Path, daemon: str,
-                 topics: Iterable[str], callback: EventCallback) -> None:
+                 topics: Iterable[str], callback: EventCallback,
+                 on_live: LiveCallback | None = None) -> None:
         self.daemon = daemon
+        self.live = False
         self._loop = loop
         self._callback = callback
+        self._on_live = on_live
+        self._confirm = endpoints.CONFIRM_TOPIC + os.urandom(8).hex().encode()
         self._bad = RateLimiter(interval=10.0)
         self.sock = ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 100000)
         for topic in topics:
             self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self.sock.setsockopt(zmq.SUBSCRIBE, self._confirm)
         self.sock.connect(endpoints.events(run_dir, daemon))
         loop.add_reader(self.sock, self._on_readable)
 
@@ -188,6 +200,12 @@ class Subscriber:
             except zmq.Again:
                 return
             if len(frames) != 2:
+                continue
+            if frames[0].startswith(endpoints.CONFIRM_TOPIC):
+                if frames[0] == self._confirm:
+                    self.live = True
+                    if self._on_live is not None:
+                        self._on_live()
                 continue
             try:
                 msg = codec.decode(frames[1])

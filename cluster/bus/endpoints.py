@@ -1,8 +1,10 @@
 """Names of every IPC socket: ``ipc://<run-dir>/<daemon>.ctl`` and ``.pub``.
 
-No other module spells an endpoint.  Socket files live in the run directory,
-which :func:`prepare_run_dir` creates with mode 0750 (group ``haclient`` when
-that group exists, so operators in it may run the status tools).
+No other module spells an endpoint, nor the reserved topic prefix
+:data:`CONFIRM_TOPIC` that publishers echo to confirm a subscription.  Socket
+files live in the run directory, which :func:`prepare_run_dir` creates with
+mode 0750 (group ``haclient`` when that group exists, so operators in it may
+run the status tools).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 # sun_path is 108 bytes including the NUL; zmq refuses longer ipc paths.
 _MAX_IPC_PATH = 107
 CLIENT_GROUP = "haclient"
+# Each subscriber's private confirmation topic starts with this.  "~" sorts
+# after every topic we use (lower-case words), and a SUB socket sends its
+# subscriptions in byte order, so the confirmation reaches the publisher last.
+CONFIRM_TOPIC = b"~subscribed."
 
 
 def control_path(run_dir: Path | str, daemon: str) -> Path:

@@ -146,14 +146,23 @@ class ControlServer:
 
 
 class Publisher:
-    """The PUB socket ``<daemon>.pub``: topic frame + message frame."""
+    """The XPUB socket ``<daemon>.pub``: topic frame + message frame.
 
-    def __init__(self, ctx: zmq.Context[Any], run_dir: Path, daemon: str) -> None:
-        self.sock = ctx.socket(zmq.PUB)
+    ZeroMQ forwards a subscription to the publisher some time after the
+    subscriber connects, and events published before it arrives are lost to
+    that subscriber.  So every :class:`~cluster.bus.client.Subscriber` also
+    subscribes to a private topic under :data:`endpoints.CONFIRM_TOPIC`,
+    which its socket sends after its real topics; when that reaches us, the
+    rest is registered, and we echo the topic back as the confirmation."""
+
+    def __init__(self, ctx: zmq.Context[Any], loop: Loop, run_dir: Path, daemon: str) -> None:
+        self._loop = loop
+        self.sock = ctx.socket(zmq.XPUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SNDHWM, 10000)
         bind_ipc(self.sock, run_dir, endpoints.events_path(run_dir, daemon),
                  endpoints.events(run_dir, daemon))
+        loop.add_reader(self.sock, self._on_subscription)
 
     def publish(self, topic: str, msg: object) -> None:
         try:
@@ -161,5 +170,17 @@ class Publisher:
         except zmq.Again:
             log.warning("event queue full; dropped %s on topic %s", type(msg).__name__, topic)
 
+    def _on_subscription(self) -> None:
+        for _ in range(256):  # bounded: let timers and other sockets run too
+            try:
+                frame = self.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            topic = frame[1:]
+            if frame[:1] == b"\x01" and topic.startswith(endpoints.CONFIRM_TOPIC):
+                with contextlib.suppress(zmq.Again):
+                    self.sock.send_multipart([topic, b""], zmq.NOBLOCK)
+
     def close(self) -> None:
+        self._loop.remove_reader(self.sock)
         self.sock.close(linger=0)

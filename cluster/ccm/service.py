@@ -2,10 +2,11 @@
 
 Inputs: topics ``node`` (NodeStatusChanged) and ``msg.ccm`` (ClusterMessage
 whose body is one encoded message of :mod:`cluster.bus.messages.ccm`) on
-``hbcomm.pub``, plus a ``GetNodes`` snapshot at start and every
-``_RECONCILE`` seconds (events missed while hbcomm restarted, or before our
-subscription was up, are repaired by the next snapshot; a new hbcomm
-generation also renews the subscription).  Everything is fed with
+``hbcomm.pub``, plus a ``GetNodes`` snapshot each time hbcomm confirms our
+subscription (at start and after hbcomm restarts: from then on no event is
+missed) and every ``_RECONCILE`` seconds as a safety net.  A snapshot older
+than an event already applied is discarded and asked for again
+(:class:`~cluster.common.snapshots.SnapshotOrder`).  Everything is fed with
 ``loop.clock()`` to :class:`cluster.ccm.membership.Membership`; one timer
 wakes it at its next deadline.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.bus import codec
-from cluster.bus.client import BusError, Subscriber
+from cluster.bus.client import BusError
 from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.hbcomm import (
@@ -41,6 +42,7 @@ from cluster.bus.messages.hbcomm import (
 from cluster.ccm.interface import Effect, MembershipConfig, MessageDropped, Send, ViewPublished
 from cluster.ccm.membership import Membership
 from cluster.common.logs import RateLimiter
+from cluster.common.snapshots import SnapshotOrder
 from cluster.config.confdir import ClusterConfig
 from cluster.runtime.daemon import DaemonContext
 
@@ -100,19 +102,19 @@ class CcmService:
         self._timer: Timer | None = None
         self._reconcile_timer: Timer | None = None
         self._hbcomm_generation: int | None = None
+        self._order = SnapshotOrder()
         self.publisher = ctx.publisher()
         ctx.control_server({GetView: lambda _msg: self.core.view})
         self._hbcomm = ctx.client("hbcomm")
-        self._subscriber: Subscriber = self._subscribe()
-        self._reconcile()
+        ctx.subscribe("hbcomm", ["node", f"msg.{MTYPE}"], self._on_event,
+                      on_live=self._snapshot)
+        self._reconcile_timer = self._loop.call_later(_RECONCILE, self._reconcile)
 
     # -- inputs -----------------------------------------------------------------
-    def _subscribe(self) -> Subscriber:
-        return self._ctx.subscribe("hbcomm", ["node", f"msg.{MTYPE}"], self._on_event)
-
     def _on_event(self, _topic: str, msg: Any) -> None:
         now = self._loop.clock()
         if isinstance(msg, NodeStatusChanged):
+            self._order.saw_event(msg.generation, msg.seq)
             self._apply(self.core.node_status(msg.node, msg.status, now))
         elif isinstance(msg, ClusterMessage) and msg.mtype == MTYPE:
             try:
@@ -123,8 +125,11 @@ class CcmService:
             self._apply(self.core.received(msg.src, decoded, now))
 
     def _reconcile(self) -> None:
-        """Ask hbcomm for a snapshot now and every _RECONCILE seconds."""
+        """The safety net: a snapshot every _RECONCILE seconds."""
         self._reconcile_timer = self._loop.call_later(_RECONCILE, self._reconcile)
+        self._snapshot()
+
+    def _snapshot(self) -> None:
         self._hbcomm.call(GetNodes(), _REQUEST_TIMEOUT, self._on_nodes)
 
     def _on_nodes(self, reply: Any) -> None:
@@ -132,14 +137,12 @@ class CcmService:
             if self._send_log.allow():
                 log.warning("hbcomm did not give its node list: %s", reply)
             return
-        if self._hbcomm_generation not in (None, reply.generation):
-            log.info("hbcomm restarted (generation %d -> %d): subscribing again",
-                     self._hbcomm_generation, reply.generation)
-            self._subscriber.close()
-            self._subscriber = self._subscribe()
-            self._hbcomm_generation = reply.generation
-            self._hbcomm.call(GetNodes(), _REQUEST_TIMEOUT, self._on_nodes)  # after subscribing
+        if self._order.is_stale(reply.generation, reply.node_seq):
+            self._snapshot()  # an event overtook it: ask again
             return
+        if self._hbcomm_generation not in (None, reply.generation):
+            log.info("hbcomm restarted (generation %d -> %d)",
+                     self._hbcomm_generation, reply.generation)
         self._hbcomm_generation = reply.generation
         statuses = {n.name: n.status for n in reply.nodes if n.type == "normal"}
         self._apply(self.core.hbcomm_snapshot(statuses, reply.comm_up, self._loop.clock()))

@@ -107,9 +107,8 @@ class CrmdService:
             GetStatus: self._get_status, Standby: self._standby, Takeover: self._takeover,
             ClearStandby: self._clear_standby, CleanupResource: self._cleanup,
         })
-        ctx.subscribe("ccm", ["view"], self._on_ccm)
+        ctx.subscribe("ccm", ["view"], self._on_ccm, on_live=self._ask_view)
         ctx.subscribe("hbcomm", [f"msg.{MTYPE}"], self._on_hbcomm)
-        self._ask_view()
         self.local.start()
         self._tick_timer = ctx.loop.call_later(EVAL_INTERVAL, self._tick)
         self._refresh_timer = ctx.loop.call_later(REFRESH_INTERVAL, self._refresh)

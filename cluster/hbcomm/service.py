@@ -135,6 +135,7 @@ class HbcommService:
         self._next_status = now
         self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
         self._statuses[ctx.node] = "up"
+        self._node_seq = 0  # numbers NodeStatusChanged so subscribers can order snapshots
         self._stopping = False
         self.publisher = ctx.publisher()
         ctx.control_server({
@@ -280,9 +281,11 @@ class HbcommService:
         if previous == status:
             return
         self._statuses[node] = status
+        self._node_seq += 1
         log.info("Status update for node %s: status %s", node, status)
         self.publisher.publish("node", NodeStatusChanged(node, status, previous, reason,
-                                                         silent_for))
+                                                         silent_for, self.generation,
+                                                         self._node_seq))
 
     # -- sending ----------------------------------------------------------------
     def _transmit(self, packets: tuple[Packet, ...] | list[Packet]) -> None:
@@ -375,7 +378,8 @@ class HbcommService:
                                               else self.channel.peers.generation_of(name))))
         return NodesResult(local=self._ctx.node, generation=self.generation,
                            uptime=self._loop.clock() - self.started,
-                           comm_up=self.liveness.comm_up, nodes=tuple(nodes))
+                           comm_up=self.liveness.comm_up, nodes=tuple(nodes),
+                           node_seq=self._node_seq)
 
     def _local_links(self) -> tuple[LinkInfo, ...]:
         """Our own paths: up while sending on them works (a pulled cable fails sends)."""

@@ -1,8 +1,10 @@
 """ipfail's shell: ping-node counts from hbcomm, peers' counts, moves through crmd.
 
-Our count comes from hbcomm (a snapshot, then ``node`` events for ping
-nodes); peers' counts arrive as ``ipfail`` cluster messages, and ours goes
-out on every change and every ``refresh`` seconds.  :class:`Judge` decides;
+Our count comes from hbcomm: a snapshot once hbcomm confirms our
+subscription and every ``refresh`` seconds, ordered against the ``node``
+events for ping nodes by :class:`~cluster.common.snapshots.SnapshotOrder`.
+Peers' counts arrive as ``ipfail`` cluster messages, and ours goes out on
+every change and every ``refresh`` seconds.  :class:`Judge` decides;
 a give-up is crmd's ``Standby("all")`` and a recovery lifts that standby
 (``ClearStandby``) and, with ``auto_failback on``, asks for our own groups
 back (``Takeover("local")``), as Heartbeat's ipfail does through
@@ -27,6 +29,7 @@ from cluster.bus.messages.hbcomm import (
     SendToCluster,
 )
 from cluster.bus.messages.ipfail import MTYPE, PingCount
+from cluster.common.snapshots import SnapshotOrder
 from cluster.config.confdir import ClusterConfig
 from cluster.ipfail.judge import Action, GiveUp, Judge, JudgeConfig, Recover
 from cluster.runtime.daemon import DaemonContext, NotNeeded
@@ -73,13 +76,14 @@ class IpfailService:
         self._ping_nodes = {p.name for p in ctx.config.ha.ping_nodes}
         self._reachable: set[str] = set()
         self._known = False
+        self._order = SnapshotOrder()
         self._timer: Timer | None = None
         self._hbcomm = ctx.client("hbcomm")
         self._crmd = ctx.client("crmd")
-        ctx.subscribe("hbcomm", ["node", f"msg.{MTYPE}"], self._on_event)
+        ctx.subscribe("hbcomm", ["node", f"msg.{MTYPE}"], self._on_event,
+                      on_live=self._snapshot)
         ctx.control_server({})
-        self._snapshot()
-        self._refresh_timer()
+        self._loop.call_later(_refresh(self._config), self._refresh_timer)
 
     # -- inputs -----------------------------------------------------------------
     def _snapshot(self) -> None:
@@ -88,6 +92,9 @@ class IpfailService:
     def _on_nodes(self, reply: object) -> None:
         if not isinstance(reply, NodesResult):
             log.warning("hbcomm did not answer (%s); retrying", reply)
+            return
+        if self._order.is_stale(reply.generation, reply.node_seq):
+            self._snapshot()  # an event overtook it: ask again
             return
         self._reachable = {n.name for n in reply.nodes
                            if n.type == "ping" and n.status == "ping"}
@@ -100,6 +107,7 @@ class IpfailService:
     def _on_event(self, _topic: str, msg: Any) -> None:
         now = self._loop.clock()
         if isinstance(msg, NodeStatusChanged):
+            self._order.saw_event(msg.generation, msg.seq)
             if msg.node in self._ping_nodes:
                 if msg.status == "ping":
                     self._reachable.add(msg.node)

@@ -29,8 +29,12 @@ class Event:
     msg: Any
 
 
+_CONFIRM_TIMEOUT = 10.0
+
+
 class EventLog:
-    """Every event a daemon publishes on the given topics, from now on."""
+    """Every event the daemon publishes on the given topics once the
+    constructor returns (it waits for the daemon to confirm the subscription)."""
 
     def __init__(self, run_dir: Path, daemon: str, topics: Iterable[str]) -> None:
         self._events: list[Event] = []
@@ -41,19 +45,16 @@ class EventLog:
         self._thread = threading.Thread(target=self._run, args=(run_dir, daemon), daemon=True,
                                         name=f"events-{daemon}")
         self._thread.start()
-        self._ready.wait(5.0)
+        if not self._ready.wait(_CONFIRM_TIMEOUT):
+            self.close()
+            raise TimeoutError(f"{daemon} did not confirm the event subscription within "
+                               f"{_CONFIRM_TIMEOUT:g} s: is it running ({run_dir})?")
 
     def _run(self, run_dir: Path, daemon: str) -> None:
         ctx: zmq.Context[Any] = zmq.Context()
         loop = Loop()
-        sub = Subscriber(ctx, loop, run_dir, daemon, self._topics, self._record)
-        # Ready once the ZMTP handshake is done: the subscription goes out with it.
-        monitor = sub.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        if monitor.poll(5000):
-            monitor.recv_multipart()
-        sub.sock.disable_monitor()
-        monitor.close(linger=0)
-        self._ready.set()
+        sub = Subscriber(ctx, loop, run_dir, daemon, self._topics, self._record,
+                         on_live=self._ready.set)
         try:
             while not self._stop.is_set():
                 loop.run_once(max_wait=0.02)

@@ -116,7 +116,7 @@ class MasterControl:
         self.loop = Loop()
         self.started = self.loop.clock()
         self.ctx: zmq.Context[Any] = zmq.Context()
-        self.publisher = Publisher(self.ctx, paths.run_dir, "mcp")
+        self.publisher = Publisher(self.ctx, self.loop, paths.run_dir, "mcp")
         self.server = ControlServer(self.ctx, self.loop, paths.run_dir, "mcp",
                                     {GetChildren: self._get_children}, self.started)
         self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,

@@ -98,7 +98,7 @@ class MonService:
             handlers: dict[type, Handler] = {GetMonStatus: self._get_status}
             self._server = ControlServer(ctx, loop, options.run_dir, DAEMON, handlers,
                                          loop.clock())  # fmt: skip
-            self._publisher = Publisher(ctx, options.run_dir, DAEMON)
+            self._publisher = Publisher(ctx, loop, options.run_dir, DAEMON)
         moment = self._moment()
         for tracker in self.alerts.values():
             self._submit(tracker.startup(moment), moment)

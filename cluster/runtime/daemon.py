@@ -24,7 +24,7 @@ import zmq
 from setproctitle import setproctitle
 
 from cluster.bus import endpoints
-from cluster.bus.client import AsyncClient, EventCallback, Subscriber
+from cluster.bus.client import AsyncClient, EventCallback, LiveCallback, Subscriber
 from cluster.bus.loop import Loop
 from cluster.bus.server import ControlServer, Handler, Publisher
 from cluster.common.logs import setup_logging
@@ -73,12 +73,14 @@ class DaemonContext:
         return server
 
     def publisher(self) -> Publisher:
-        pub = Publisher(self.zmq, self.paths.run_dir, self.name)
+        pub = Publisher(self.zmq, self.loop, self.paths.run_dir, self.name)
         self._closers.append(pub.close)
         return pub
 
-    def subscribe(self, daemon: str, topics: Iterable[str], callback: EventCallback) -> Subscriber:
-        sub = Subscriber(self.zmq, self.loop, self.paths.run_dir, daemon, topics, callback)
+    def subscribe(self, daemon: str, topics: Iterable[str], callback: EventCallback,
+                  on_live: LiveCallback | None = None) -> Subscriber:
+        sub = Subscriber(self.zmq, self.loop, self.paths.run_dir, daemon, topics, callback,
+                         on_live)
         self._closers.append(sub.close)
         return sub
 

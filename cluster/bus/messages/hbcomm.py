@@ -45,6 +45,7 @@ class NodesResult:
     uptime: float
     comm_up: bool
     nodes: tuple[NodeInfo, ...]
+    node_seq: int = 0           # seq of the last NodeStatusChanged published before this
 
 
 @message
@@ -55,6 +56,8 @@ class NodeStatusChanged:
     previous: str
     reason: str = ""
     silent_for: float = 0.0     # for "dead": seconds since the node was last heard
+    generation: int = 0         # of the publishing hbcomm; with seq, orders events
+    seq: int = 0                # against NodesResult.node_seq (see SnapshotOrder)
 
 
 @message

@@ -114,20 +114,87 @@ def test_async_client_times_out(run_dir: Path, zctx: zmq.Context[Any]) -> None:
     loop.close()
 
 
+def _run_until(loop: Loop, predicate: Any, rounds: int = 500) -> None:
+    for _ in range(rounds):
+        if predicate():
+            return
+        loop.run_once(max_wait=0.01)
+    raise AssertionError("condition not met")
+
+
 def test_publish_subscribe_with_topic_filter(run_dir: Path, zctx: zmq.Context[Any]) -> None:
     loop = Loop()
-    pub = Publisher(zctx, run_dir, "hbcomm")
+    pub = Publisher(zctx, loop, run_dir, "hbcomm")
     got: list[tuple[str, object]] = []
     sub = Subscriber(zctx, loop, run_dir, "hbcomm", ["late"], lambda t, m: got.append((t, m)))
+    _run_until(loop, lambda: sub.live)
     event = HeartbeatLate(node="b", interval=0.3)
-    # PUB/SUB joins asynchronously: publish until the subscription is live (bounded).
-    for _ in range(200):
-        pub.publish("node", OkResult("filtered out"))
-        pub.publish("late", event)
-        loop.run_once(max_wait=0.01)
-        if got:
-            break
-    assert got and all(topic == "late" and msg == event for topic, msg in got)
+    pub.publish("node", OkResult("filtered out"))
+    pub.publish("late", event)
+    _run_until(loop, lambda: got)
+    loop.run_once(max_wait=0.05)
+    assert got == [("late", event)]
     sub.close()
     pub.close()
     loop.close()
+
+
+def test_no_event_after_confirmation_is_lost(run_dir: Path, zctx: zmq.Context[Any]) -> None:
+    """The first event published once the subscription is confirmed arrives,
+    on every topic: the confirmation reaches the publisher after the topics."""
+    loop = Loop()
+    pub = Publisher(zctx, loop, run_dir, "hbcomm")
+    topics = ["a", "link", "msg.ccm", "node", "zzz"]
+    for attempt in range(20):
+        got: list[str] = []
+        lives: list[int] = []
+
+        def on_live(attempt: int = attempt, lives: list[int] = lives) -> None:
+            lives.append(attempt)
+            for topic in topics:  # at once, from inside the confirmation
+                pub.publish(topic, OkResult(topic))
+
+        sub = Subscriber(zctx, loop, run_dir, "hbcomm", topics,
+                         lambda t, _m, got=got: got.append(t), on_live)
+        _run_until(loop, lambda got=got: len(got) == len(topics))
+        assert sorted(got) == topics and lives == [attempt]
+        sub.close()
+    pub.close()
+    loop.close()
+
+
+def test_confirmation_again_after_publisher_restart(run_dir: Path,
+                                                    zctx: zmq.Context[Any]) -> None:
+    """A restarted daemon confirms again: the cue to take a fresh snapshot."""
+    loop = Loop()
+    lives: list[float] = []
+    got: list[object] = []
+    sub = Subscriber(zctx, loop, run_dir, "hbcomm", ["node"], lambda _t, m: got.append(m),
+                     lambda: lives.append(loop.clock()))
+    pub = Publisher(zctx, loop, run_dir, "hbcomm")  # bound after the subscriber connects
+    _run_until(loop, lambda: len(lives) == 1)
+    pub.close()
+    pub = Publisher(zctx, loop, run_dir, "hbcomm")
+    _run_until(loop, lambda: len(lives) == 2)
+    pub.publish("node", OkResult("after restart"))
+    _run_until(loop, lambda: got)
+    assert got == [OkResult("after restart")]
+    sub.close()
+    pub.close()
+    loop.close()
+
+
+def test_other_subscribers_confirmations_are_not_events(run_dir: Path,
+                                                       zctx: zmq.Context[Any]) -> None:
+    loop = Loop()
+    pub = Publisher(zctx, loop, run_dir, "hbcomm")
+    everything: list[str] = []
+    wide = Subscriber(zctx, loop, run_dir, "hbcomm", [""], lambda t, _m: everything.append(t))
+    _run_until(loop, lambda: wide.live)
+    narrow = Subscriber(zctx, loop, run_dir, "hbcomm", ["node"], lambda _t, _m: None)
+    _run_until(loop, lambda: narrow.live)
+    pub.publish("node", OkResult())
+    _run_until(loop, lambda: everything)
+    assert everything == ["node"]
+    for closer in (narrow.close, wide.close, pub.close, loop.close):
+        closer()

@@ -47,15 +47,26 @@ HA_CF = "keepalive 100ms\ndeadtime 1\nbcast lo\nnode alice bob\n"
 
 class FakeHbcomm:
     def __init__(self, zctx: zmq.Context[Any], loop: Loop, run_dir: Path) -> None:
+        self._zctx, self._loop, self._run_dir = zctx, loop, run_dir
         self.statuses = {"alice": "active", "bob": "dead"}
         self.sent: list[SendToCluster] = []
-        self.pub = Publisher(zctx, run_dir, "hbcomm")
+        self.snapshots = 0
+        self.seq = 0
+        self.stale_answers: list[NodesResult] = []  # answered first, as if taken earlier
+        self.pub = Publisher(zctx, loop, run_dir, "hbcomm")
         self.server = ControlServer(zctx, loop, run_dir, "hbcomm",
                                     {GetNodes: self._nodes, SendToCluster: self._send}, 0.0)
 
+    def restart_publisher(self) -> None:
+        self.pub.close()
+        self.pub = Publisher(self._zctx, self._loop, self._run_dir, "hbcomm")
+
     def _nodes(self, _msg: GetNodes) -> NodesResult:
+        self.snapshots += 1
+        if self.stale_answers:
+            return self.stale_answers.pop(0)
         nodes = tuple(NodeInfo(n, s, "normal", ()) for n, s in self.statuses.items())
-        return NodesResult("alice", 7, 1.0, True, nodes)
+        return NodesResult("alice", 7, 1.0, True, nodes, node_seq=self.seq)
 
     def _send(self, msg: SendToCluster) -> OkResult:
         self.sent.append(msg)
@@ -65,7 +76,9 @@ class FakeHbcomm:
 
     def node(self, name: str, status: str) -> None:
         previous, self.statuses[name] = self.statuses[name], status
-        self.pub.publish("node", NodeStatusChanged(name, status, previous))
+        self.seq += 1
+        self.pub.publish("node", NodeStatusChanged(name, status, previous, generation=7,
+                                                   seq=self.seq))
 
     def close(self) -> None:
         self.server.close()
@@ -113,16 +126,12 @@ def _rig(tmp_path: Path, run_dir: Path, zctx: zmq.Context[Any]) -> Iterator[Rig]
     views: list[ViewChanged] = []
     watcher = Subscriber(zctx, loop, run_dir, "ccm", ["view"],
                          lambda _t, m: views.append(m))
-    monitor = watcher.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     service = CcmService(ctx)
     rig = Rig(loop, ctx, hbcomm, service, views)
     try:
-        rig.until(lambda: monitor.poll(0))  # our view of ccm.pub is connected
-        watcher.sock.disable_monitor()
-        monitor.close(linger=0)
+        rig.until(lambda: watcher.live)  # our view of ccm.pub misses nothing from here
         yield rig
     finally:
-        monitor.close(linger=0)
         service.close()
         watcher.close()
         ctx.close_bus()
@@ -149,13 +158,8 @@ def test_a_round_with_a_peer_runs_through_hbcomm_and_ccm_pub(rig: Rig) -> None:
         return [m for m in (codec.decode(s.body) for s in rig.hbcomm.sent if s.mtype == "ccm")
                 if isinstance(m, kind)]
 
-    # bob's hbcomm comes up (the event may beat our subscription: the snapshot repairs it)
-    rig.hbcomm.statuses["bob"] = "active"
-    def announce_bob() -> list[Any]:
-        rig.hbcomm.node("bob", "active")
-        return sent(CcmJoin)
-
-    rig.until(announce_bob)
+    rig.hbcomm.node("bob", "active")  # ccm's subscription is confirmed: no retry needed
+    rig.until(lambda: sent(CcmJoin))
     join = sent(CcmJoin)[0]
     assert join.proposal == ("alice", "bob")
     answer = CcmJoinResult(join.round, True, "alice", ("alice", "bob"), 0, 0, ())
@@ -165,6 +169,33 @@ def test_a_round_with_a_peer_runs_through_hbcomm_and_ccm_pub(rig: Rig) -> None:
     rig.until(lambda: rig.views)
     assert rig.views[-1] == ViewChanged(2, ("alice", "bob"), True, "alice", formed=True)
     assert rig.get_view() == rig.views[-1]
+
+
+def test_snapshot_at_confirmation_and_again_when_an_event_overtook_it(
+        tmp_path: Path, run_dir: Path, zctx: zmq.Context[Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """hbcomm restarts: ccm re-snapshots once the new one confirms the
+    subscription, and an answer older than an event already applied (bob
+    "dead" at seq 0, after the seq-1 event said "active") is asked again.
+    The periodic safety-net snapshot is out of the picture."""
+    monkeypatch.setattr("cluster.ccm.service._RECONCILE", 1e6)
+    for rig in _rig(tmp_path, run_dir, zctx):
+        _overtaken_snapshot_is_asked_again(rig)
+
+
+def _overtaken_snapshot_is_asked_again(rig: Rig) -> None:
+    rig.until(lambda: rig.get_view().formed)
+    sent_before = len(rig.hbcomm.sent)
+    rig.hbcomm.node("bob", "active")
+    rig.until(lambda: len(rig.hbcomm.sent) > sent_before)  # ccm acted on the event
+    before = rig.hbcomm.snapshots
+    stale = NodesResult("alice", 7, 1.0, True, (NodeInfo("alice", "active", "normal", ()),
+                                                NodeInfo("bob", "dead", "normal", ())),
+                        node_seq=0)
+    rig.hbcomm.stale_answers.append(stale)
+    rig.hbcomm.restart_publisher()
+    rig.until(lambda: rig.hbcomm.snapshots >= before + 2)
+    assert not rig.hbcomm.stale_answers
 
 
 def test_garbage_from_a_peer_is_dropped_and_counted(rig: Rig) -> None:

@@ -185,8 +185,12 @@ class SimContext:
         return self.server
 
     def subscribe(self, daemon: str, topics: Iterable[str],
-                  callback: Callable[[str, Any], None]) -> None:
+                  callback: Callable[[str, Any], None],
+                  on_live: Callable[[], None] | None = None) -> None:
+        """Live at once; confirmed on the loop's next turn, as a real publisher would."""
         self.sim.subscribers.setdefault((self.node, daemon), []).append(callback)
+        if on_live is not None:
+            self.loop.call_later(0.0005, on_live)
 
     def finish(self) -> None:
         self.finished = True
