@@ -23,7 +23,6 @@ restarted ccm never goes back.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from cluster.bus.messages.hbcomm import (
 )
 from cluster.ccm.interface import Effect, MembershipConfig, MessageDropped, Send, ViewPublished
 from cluster.ccm.membership import Membership
+from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.common.snapshots import SnapshotOrder
 from cluster.config.confdir import ClusterConfig
@@ -70,14 +70,7 @@ def read_instance(path: Path) -> int:
 
 
 def write_instance(path: Path, instance: int) -> None:
-    """Replace the file atomically and durably: a crash leaves the old or the new value."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(f"{instance}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, f"{instance}\n".encode())
 
 
 def membership_config(config: ClusterConfig) -> MembershipConfig:

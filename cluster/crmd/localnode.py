@@ -7,7 +7,9 @@ returns (agent operations and recurring monitors through
 :class:`~cluster.crmd.executor.Executor`, GroupStateChanged events, failed
 actions), and broadcasts this node's NodeResources after every change.  It
 also owns what the node says about itself: ``leaving``, ``standby``,
-``wants``.  It decides nothing about placement; the service and the policy do.
+``wants``, and keeps the part a respawned crmd must not forget in
+:mod:`cluster.crmd.memory`.  It decides nothing about placement; the service
+and the policy do.
 
 Graceful shutdown (:meth:`LocalNode.leave`): report ``leaving`` at once, stop
 every group (each right to left, groups in parallel, so each moves as soon as
@@ -33,6 +35,7 @@ from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
 from cluster.crmd.agents.protocol import OpResult, Outcome
 from cluster.crmd.executor import Executor
+from cluster.crmd.memory import Memory, RespawnMemory
 from cluster.crmd.report import LocalFlags, group_line, local_message, to_report
 from cluster.crmd.state import GroupState, NodeReport
 from cluster.crmd.transition import (
@@ -84,7 +87,7 @@ def _status(outcome: Outcome) -> OpStatus:
 class LocalNode:
     def __init__(self, node: str, loop: Loop, ha: HaConfig, groups: Sequence[ResourceGroup],
                  executor: Executor, publisher: Publisher, send: Send,
-                 changed: Callable[[], None], threshold: int) -> None:
+                 changed: Callable[[], None], threshold: int, memory: Memory) -> None:
         self.node = node
         self._loop = loop
         self._groups = {g.key: g for g in groups}
@@ -108,6 +111,31 @@ class LocalNode:
         self._stop_retries = 0
         self._retry_pending = False
         self._left = False
+        self._memory = memory
+        self._remembered = self._recall(memory.load())
+
+    # -- respawn memory -----------------------------------------------------------------
+
+    def _recall(self, memory: RespawnMemory) -> RespawnMemory:
+        self.standby, self.standby_seq = memory.standby, memory.standby_seq
+        self.wants = set(memory.wants)
+        self.failures = list(memory.failures)
+        self._runner.restore_fail_counts(memory.fail_counts)
+        if memory != RespawnMemory():
+            counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
+            log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
+                        "[%s], fail counts [%s], %d failed action(s); keeping them",
+                        memory.standby or "none", " ".join(sorted(memory.wants)),
+                        counts, len(memory.failures))
+        return memory
+
+    def _remember(self) -> None:
+        counts = {k: n for k in self._runner.keys if (n := self._runner.status(k).fail_count)}
+        memory = RespawnMemory(self.standby, self.standby_seq, tuple(sorted(self.wants)),
+                               counts, tuple(self.failures))
+        if memory != self._remembered:
+            self._memory.save(memory)
+            self._remembered = memory
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -176,6 +204,7 @@ class LocalNode:
 
     def _send_report(self, done: Callable[[object], None] | None = None) -> None:
         self._report_pending = False
+        self._remember()
         if self.own_report() is None:
             if done is not None:
                 done(None)

@@ -54,6 +54,8 @@ from cluster.crmd.coordinator import Coordinator
 from cluster.crmd.executor import Executor
 from cluster.crmd.fencing import Fencer, StonithdFencer
 from cluster.crmd.localnode import LocalNode, resolve_target
+from cluster.crmd.memory import FILE_NAME as MEMORY_FILE
+from cluster.crmd.memory import Memory, MemoryFile
 from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
 from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
 from cluster.crmd.report import build_status, policy_config, to_report
@@ -80,7 +82,7 @@ _REQUEST_TIMEOUT = 2.0
 
 class CrmdService:
     def __init__(self, ctx: DaemonContext, executor: Executor | None = None,
-                 fencer: Fencer | None = None) -> None:
+                 fencer: Fencer | None = None, memory: Memory | None = None) -> None:
         self._ctx = ctx
         self._node = ctx.node
         self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
@@ -102,7 +104,8 @@ class CrmdService:
         self.local = LocalNode(
             ctx.node, ctx.loop, ctx.config.ha, ctx.config.groups,
             executor if executor is not None else Executor(ctx.loop, ctx.paths.conf_dir),
-            self.publisher, self._send, self._changed, self._policy.failure_threshold)
+            self.publisher, self._send, self._changed, self._policy.failure_threshold,
+            memory if memory is not None else MemoryFile(ctx.paths.run_dir / MEMORY_FILE))
         self.server = ctx.control_server({
             GetStatus: self._get_status, Standby: self._standby, Takeover: self._takeover,
             ClearStandby: self._clear_standby, CleanupResource: self._cleanup,

@@ -45,7 +45,7 @@ service failure) but leaves the group failed, which the DC retries.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.crmd.state import GroupState, GroupStatus
@@ -350,6 +350,13 @@ class LocalGroups:
                 group.target = GroupState.STOPPED
                 group.step(out)
         return out
+
+    def restore_fail_counts(self, counts: Mapping[str, int]) -> None:
+        """Fail counts a previous crmd of this stack left (groups no longer
+        configured are skipped)."""
+        for key, count in counts.items():
+            if key in self._groups:
+                self._groups[key].fail_count = max(0, count)
 
     def cleanup(self, keys: Sequence[str]) -> list[Effect]:
         """Forget fail counts; probe failed, idle groups again."""

@@ -39,6 +39,7 @@ from cluster.bus.messages.hbcomm import (
     ParameterResult,
     SendToCluster,
 )
+from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
 from cluster.hbcomm.channel import Channel, ChannelConfig
@@ -83,13 +84,7 @@ def bump_generation(path: Path, now: float) -> int:
     except (OSError, ValueError):
         previous = int(now)
     generation = previous + 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(f"{generation}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, f"{generation}\n".encode())
     return generation
 
 

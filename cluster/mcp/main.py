@@ -204,7 +204,8 @@ class MasterControl:
 
 
 def _remove_leftovers(paths: NodePaths) -> None:
-    for pattern in ("*.ctl", "*.pub", PID_FILE):
+    """Sockets, and the daemons' respawn state (``*.state``): it lives for one run."""
+    for pattern in ("*.ctl", "*.pub", "*.state", PID_FILE):
         for path in paths.run_dir.glob(pattern):
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -179,14 +179,26 @@ def test_paused_node_longer_than_deadtime(make_site: SiteFactory) -> None:
 
 
 def test_standby_and_back(make_site: SiteFactory) -> None:
+    """Standby survives a crmd crash on the standby node (no move back), then
+    hb_takeover brings the group home."""
     site = make_site(3, watchdog=False)
     _boot_all(site)
     done = site.tool("node1", "standby", "all")
     assert done.returncode == 0, done.stdout + done.stderr
     site.audit(up=site.names, holder="node2")
-    status = site.status("node3")
-    assert status is not None
-    assert {n.name: n.state for n in status.nodes}["node1"] == "standby"
+    moves = site.vip_observer.moves()
+    node1 = site.nodes["node1"]
+    old = site.kill_daemon("node1", "cluster: crmd")
+    wait_for(lambda: node1.pid_of("cluster: crmd") not in (None, old), _TIMEOUT,
+             message="crmd respawned")
+    wait_for(lambda: "left: standby [all]" in site.log("node1", "crmd"), _TIMEOUT,
+             message="the respawned crmd recalls its standby")
+    site.audit(up=site.names, holder="node2")
+    for name in site.names:
+        status = site.status(name)
+        assert status is not None
+        assert {n.name: n.state for n in status.nodes}["node1"] == "standby", name
+    assert site.vip_observer.moves() == moves, "the group moved after a crmd crash"
     done = site.tool("node1", "takeover", "all")
     assert done.returncode == 0, done.stdout + done.stderr
     site.audit(up=site.names, holder="node1")

@@ -22,7 +22,7 @@ local group state change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cluster.bus.catalogue import message
 
@@ -70,6 +70,19 @@ class FailedAction:
     detail: str
     when: float         # wall-clock time (time.time()) of the failure
     duration: float
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class RespawnMemory:
+    """What crmd keeps across its own respawns (the file ``crmd.state`` in the
+    run directory; never sent on the bus).  See :mod:`cluster.crmd.memory`."""
+
+    standby: str = ""
+    standby_seq: int = 0
+    wants: tuple[str, ...] = ()
+    fail_counts: dict[str, int] = field(default_factory=dict)
+    failures: tuple[FailedAction, ...] = ()
 
 
 @message

@@ -24,7 +24,7 @@ from cluster.bus import codec
 from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.common import ErrorResult, OkResult
-from cluster.bus.messages.crmd import GetStatus, StatusResult
+from cluster.bus.messages.crmd import GetStatus, RespawnMemory, StatusResult
 from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
 from cluster.bus.server import DEFERRED
 from cluster.config.authkeys import parse_authkeys
@@ -196,6 +196,20 @@ class SimContext:
         self.finished = True
 
 
+class SimMemory:
+    """crmd's respawn memory for one node: kept while the machine stays up."""
+
+    def __init__(self) -> None:
+        self.saved = RespawnMemory()
+        self.saves = 0
+
+    def load(self) -> RespawnMemory:
+        return self.saved
+
+    def save(self, memory: RespawnMemory) -> None:
+        self.saved, self.saves = memory, self.saves + 1
+
+
 class SimFencer:
     """Fences when the test says so (``sim.fence_ok``); records every request."""
 
@@ -301,6 +315,7 @@ class CrmdSim:
         self.services: dict[str, CrmdService] = {}
         self.contexts: dict[str, SimContext] = {}
         self.executors: dict[str, FakeExecutor] = {}
+        self.memories: dict[str, SimMemory] = {}
         self.cuts: set[frozenset[str]] = set()
         self.instance = 0
         self.fence_ok = False
@@ -320,7 +335,8 @@ class CrmdSim:
         ctx = SimContext(self, node, config, loop)
         executor = FakeExecutor(self, node, loop)
         service = CrmdService(ctx, executor=executor,  # type: ignore[arg-type]
-                              fencer=SimFencer(self, loop))
+                              fencer=SimFencer(self, loop),
+                              memory=self.memories.setdefault(node, SimMemory()))
         self.services[node], self.contexts[node], self.executors[node] = service, ctx, executor
         return service
 
@@ -331,6 +347,7 @@ class CrmdSim:
         self.views.pop(node, None)
         if power_off:
             self.running.pop(node, None)
+            self.memories.pop(node, None)  # the run directory is gone with the machine
 
     def alive(self) -> list[str]:
         return sorted(self.services)

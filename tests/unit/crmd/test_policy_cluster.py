@@ -292,6 +292,66 @@ def test_a_restarted_crmd_adopts_running_groups_without_restarting_them() -> Non
     assert sim.status("node2").resources[0].node == "node1"
 
 
+def _respawn_crmd(sim: CrmdSim, node: str) -> None:
+    """crmd dies and cluster-mcp starts it again; the machine and its run directory stay."""
+    sim.kill(node, power_off=False)
+    sim.boot(node)
+    sim.form_view(sim.names)
+
+
+def test_a_respawned_crmd_stays_in_standby() -> None:
+    """Without its memory the node would leave standby and, with auto_failback
+    on, pull the group back: a failover caused by a daemon crash."""
+    sim = started(CrmdSim(auto_failback="on"))
+    reply = sim.request("node1", Standby("all", 30.0))
+    sim.run_until(lambda: reply.value is not None)
+    assert sim.owners() == ["node2"]
+    _respawn_crmd(sim, "node1")
+    sim.run_for(5.0)
+    assert sim.owners() == ["node2"]
+    assert [n.state for n in sim.status("node1").nodes] == ["standby", "online"]
+    assert [n.state for n in sim.status("node2").nodes] == ["standby", "online"]
+    assert sim.max_owners[VIP] == 1
+
+
+def test_a_respawned_crmd_keeps_its_fail_counts_and_failed_actions() -> None:
+    """node1 failed to start the group three times; a respawned crmd must not
+    offer it again (auto_failback on would otherwise bring it home to fail)."""
+    sim = CrmdSim(auto_failback="on")
+    sim.fail_start["node1"] = {HTTPD}
+    for name in sim.names:
+        sim.boot(name)
+    sim.form_view(sim.names)
+    sim.run_until(lambda: sim.holds("node2", GROUP))
+    failed = sim.status("node1").failed_actions
+    assert len(failed) == 3
+    _respawn_crmd(sim, "node1")
+    sim.run_for(5.0)
+    assert sim.owners() == ["node2"]
+    assert (VIP, "start") not in sim.executors["node1"].ops
+    assert sim.status("node1").failed_actions == failed
+    sim.fail_start["node1"].clear()                    # the admin repaired it
+    reply = sim.request("node1", CleanupResource(HTTPD))
+    assert isinstance(reply.value, OkResult)
+    sim.run_until(lambda: sim.holds("node1", GROUP))  # auto_failback on: home again
+    assert sim.memories["node1"].saved.fail_counts == {}
+    assert sim.max_owners[VIP] == 1
+
+
+def test_a_powered_off_node_comes_back_without_standby() -> None:
+    """A new run of the stack starts clean (cluster-mcp empties the run
+    directory), as Heartbeat's hb_standby did not survive a restart either."""
+    sim = started(CrmdSim(auto_failback="on"))
+    reply = sim.request("node1", Standby("all", 30.0))
+    sim.run_until(lambda: reply.value is not None)
+    sim.kill("node1")
+    sim.form_view(["node2"])
+    sim.boot("node1")
+    sim.form_view(sim.names)
+    sim.run_until(lambda: sim.holds("node1", GROUP))
+    assert sim.max_owners[VIP] == 1
+
+
 def test_no_quorum_stops_everything() -> None:
     sim = CrmdSim(("node1", "node2", "node3"))
     for name in sim.names:
