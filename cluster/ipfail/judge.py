@@ -54,17 +54,23 @@ class _State(enum.Enum):
 class Judge:
     """Compare our ping count with the peers'; decide moves with hysteresis."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, gave_up: bool = False) -> None:
+        """`gave_up`: an earlier ipfail of this stack put us in standby and we
+        carry on from there (so we still lift it when the uplink recovers)."""
         self._config = config
         self._mine: int | None = None
         self._peers: dict[str, tuple[int, float]] = {}   # node -> (count, heard at)
-        self._state = _State.SERVING
+        self._state = _State.GAVE_UP if gave_up else _State.SERVING
         self._since: float | None = None   # when the current trigger condition began
         self.moves = 0
 
     @property
     def state(self) -> str:
         return self._state.value
+
+    @property
+    def gave_up(self) -> bool:
+        return self._state is _State.GAVE_UP
 
     def my_count(self, count: int, now: float) -> list[Action]:
         self._mine = count

@@ -8,7 +8,9 @@ every change and every ``refresh`` seconds.  :class:`Judge` decides;
 a give-up is crmd's ``Standby("all")`` and a recovery lifts that standby
 (``ClearStandby``) and, with ``auto_failback on``, asks for our own groups
 back (``Takeover("local")``), as Heartbeat's ipfail does through
-hb_standby.  Like Heartbeat's, ipfail exits 100 (never respawned) when it
+hb_standby.  Having given up is remembered in ``ipfail.state`` in the run
+directory (emptied when the stack starts), so a respawned ipfail still lifts
+the standby when the uplink recovers.  Like Heartbeat's, ipfail exits 100 (never respawned) when it
 has nothing to do: ``auto_failback legacy``, no ping nodes, or one node.
 """
 
@@ -29,6 +31,7 @@ from cluster.bus.messages.hbcomm import (
     SendToCluster,
 )
 from cluster.bus.messages.ipfail import MTYPE, PingCount
+from cluster.common.files import write_atomic
 from cluster.common.snapshots import SnapshotOrder
 from cluster.config.confdir import ClusterConfig
 from cluster.ipfail.judge import Action, GiveUp, Judge, JudgeConfig, Recover
@@ -37,6 +40,8 @@ from cluster.runtime.daemon import DaemonContext, NotNeeded
 log = logging.getLogger(__name__)
 
 _MOVE_TIMEOUT = 120.0
+STATE_FILE = "ipfail.state"
+_GAVE_UP = b"gave up\n"
 
 
 def judge_config(config: ClusterConfig) -> JudgeConfig:
@@ -72,7 +77,8 @@ class IpfailService:
         self._ctx = ctx
         self._loop = ctx.loop
         self._config = ctx.config
-        self._judge = Judge(judge_config(ctx.config))
+        self._state_file = ctx.paths.run_dir / STATE_FILE
+        self._judge = Judge(judge_config(ctx.config), gave_up=self._recall())
         self._ping_nodes = {p.name for p in ctx.config.ha.ping_nodes}
         self._reachable: set[str] = set()
         self._known = False
@@ -84,6 +90,27 @@ class IpfailService:
                       on_live=self._snapshot)
         ctx.control_server({})
         self._loop.call_later(_refresh(self._config), self._refresh_timer)
+
+    # -- respawn memory -----------------------------------------------------------
+    def _recall(self) -> bool:
+        try:
+            gave_up = self._state_file.read_bytes() == _GAVE_UP
+        except OSError:
+            return False
+        if gave_up:
+            log.warning("an earlier ipfail of this stack gave our groups up; the standby is "
+                        "lifted once our uplink is as good as the peers' again")
+        return gave_up
+
+    def _remember(self) -> None:
+        try:
+            if self._judge.gave_up:
+                write_atomic(self._state_file, _GAVE_UP)
+            else:
+                self._state_file.unlink(missing_ok=True)
+        except OSError as err:
+            log.error("cannot record the give-up in %s: %s (a respawned ipfail would not "
+                      "lift the standby by itself)", self._state_file, err.strerror)
 
     # -- inputs -----------------------------------------------------------------
     def _snapshot(self) -> None:
@@ -149,6 +176,8 @@ class IpfailService:
 
     # -- decisions ----------------------------------------------------------------
     def _apply(self, actions: list[Action]) -> None:
+        if actions:
+            self._remember()
         for action in actions:
             if isinstance(action, GiveUp):
                 log.warning("node %s reaches %d ping node(s), this node only %d: giving up "
@@ -195,7 +224,7 @@ class IpfailService:
 
     def reload(self, config: ClusterConfig) -> None:
         self._config = config
-        self._judge = Judge(judge_config(config))
+        self._judge = Judge(judge_config(config), gave_up=self._judge.gave_up)
         self._ping_nodes = {p.name for p in config.ha.ping_nodes}
         self._known = False
         self._snapshot()

@@ -109,6 +109,23 @@ def test_pulled_uplink_moves_the_group_and_plugging_back_follows_auto_failback(
         assert s.moves() == 1
 
 
+def test_a_respawned_ipfail_still_lifts_the_standby_it_asked_for(site: object) -> None:
+    """ipfail gave node1's group up, then crashed: the new ipfail knows, and
+    brings the group home when the cable is back (auto_failback on)."""
+    s: Site = site("on")  # type: ignore[operator]
+    s.n1.pull_cable(s.public)
+    s.wait_served_by("node2", timeout=DEADPING + 10)
+    old = s.n1.pid_of("cluster: ipfail")
+    assert old is not None
+    s.n1.run(["kill", "-9", str(old)])
+    wait_for(lambda: s.n1.pid_of("cluster: ipfail") not in (None, old), 30,
+             message="ipfail respawned")
+    wait_for(lambda: "an earlier ipfail of this stack gave" in s.n1.daemon_log("ipfail"), 30,
+             message="the respawned ipfail recalls giving up")
+    s.n1.plug_cable(s.public)
+    s.wait_served_by("node1", timeout=30)
+    assert s.moves() == 2
+
 def test_both_uplinks_pulled_moves_nothing(site: object) -> None:
     s: Site = site("off")  # type: ignore[operator]
     s.n1.pull_cable(s.public)

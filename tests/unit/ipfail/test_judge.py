@@ -75,3 +75,12 @@ def test_a_silent_peer_is_forgotten() -> None:
     assert judge.peer_gone("n3", 10.6) == []
     assert judge.tick(25.0) == []   # n2's count is 16 s old: stale, so nobody is better
     assert judge.moves == 0
+
+
+def test_a_respawned_judge_that_gave_up_still_recovers() -> None:
+    judge = Judge(CONFIG, gave_up=True)
+    assert judge.gave_up and judge.state == "gave up"
+    judge.peer_count("n2", 1, 0.0)
+    assert judge.my_count(1, 0.0) == []
+    assert judge.tick(5.0) == [Recover(mine=1)]
+    assert not judge.gave_up
