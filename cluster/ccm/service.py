@@ -93,7 +93,6 @@ class CcmService:
         self._bad_log = RateLimiter(interval=10.0)
         self._send_log = RateLimiter(interval=10.0)
         self._timer: Timer | None = None
-        self._reconcile_timer: Timer | None = None
         self._hbcomm_generation: int | None = None
         self._order = SnapshotOrder()
         self.publisher = ctx.publisher()
@@ -101,7 +100,7 @@ class CcmService:
         self._hbcomm = ctx.client("hbcomm")
         ctx.subscribe("hbcomm", ["node", f"msg.{MTYPE}"], self._on_event,
                       on_live=self._snapshot)
-        self._reconcile_timer = self._loop.call_later(_RECONCILE, self._reconcile)
+        self._reconcile_timer: Timer = self._loop.call_later(_RECONCILE, self._reconcile)
 
     # -- inputs -----------------------------------------------------------------
     def _on_event(self, _topic: str, msg: Any) -> None:

@@ -10,8 +10,9 @@ a give-up is crmd's ``Standby("all")`` and a recovery lifts that standby
 back (``Takeover("local")``), as Heartbeat's ipfail does through
 hb_standby.  Having given up is remembered in ``ipfail.state`` in the run
 directory (emptied when the stack starts), so a respawned ipfail still lifts
-the standby when the uplink recovers.  Like Heartbeat's, ipfail exits 100 (never respawned) when it
-has nothing to do: ``auto_failback legacy``, no ping nodes, or one node.
+the standby when the uplink recovers.  Like Heartbeat's, ipfail exits 100
+(never respawned) when it has nothing to do: ``auto_failback legacy``, no
+ping nodes, or one node.
 """
 
 from __future__ import annotations

@@ -201,13 +201,12 @@ class SimMemory:
 
     def __init__(self) -> None:
         self.saved = RespawnMemory()
-        self.saves = 0
 
     def load(self) -> RespawnMemory:
         return self.saved
 
     def save(self, memory: RespawnMemory) -> None:
-        self.saved, self.saves = memory, self.saves + 1
+        self.saved = memory
 
 
 class SimFencer:
