@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ class Node:
         self._blocks: dict[str, firewall.Block] = {}
         self._serial_links: list[SerialLink] = []
         self._powered = True
+        # Power and cables change from the test thread and from the power-switch
+        # and watchdog simulators' threads (a fence during a cable pull): one at a time.
+        self._power_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, netns={self.netns!r})"
@@ -289,46 +293,50 @@ class Node:
         """Pull the power: kill everything, links down on both sides, drop what
         lived in RAM (addresses the lab did not assign, the ARP cache). Files
         (sockets, pidfiles, state) stay exactly as a crash leaves them."""
-        netns.kill_all(self.netns)
-        self.lab.resources.poll()
-        for port in self._ports.values():
-            netns.ip("link", "set", port.ifname, "down", netns=self.netns)
-            netns.ip("link", "set", port.switch_ifname, "down", netns=self.lab.switch_netns)
-        own = {(port.ifname, port.address) for port in self._ports.values()}
-        for ifname, address, length in netns.ipv4_addresses(self.netns):
-            if ifname != "lo" and (ifname, address) not in own:
-                netns.ip("addr", "del", f"{address}/{length}", "dev", ifname, netns=self.netns)
-        netns.ip("neigh", "flush", "all", netns=self.netns)
-        self._powered = False
+        with self._power_lock:
+            netns.kill_all(self.netns)
+            self.lab.resources.poll()
+            for port in self._ports.values():
+                netns.ip("link", "set", port.ifname, "down", netns=self.netns)
+                netns.ip("link", "set", port.switch_ifname, "down", netns=self.lab.switch_netns)
+            own = {(port.ifname, port.address) for port in self._ports.values()}
+            for ifname, address, length in netns.ipv4_addresses(self.netns):
+                if ifname != "lo" and (ifname, address) not in own:
+                    netns.ip("addr", "del", f"{address}/{length}", "dev", ifname, netns=self.netns)
+            netns.ip("neigh", "flush", "all", netns=self.netns)
+            self._powered = False
 
     def power_on(self) -> None:
         """Links back up (switch side only where the cable is plugged); serial
         input queues emptied. Does not start the stack."""
-        for port in self._ports.values():
-            prefixed = f"{port.address}/{port.lan.prefixlen}"
-            netns.ip("addr", "replace", prefixed, "dev", port.ifname, netns=self.netns)
-            netns.ip("link", "set", port.ifname, "up", netns=self.netns)
-            if self._plugged[port.lan.name]:
-                netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
-        for port in self._ports.values():
-            if self._plugged[port.lan.name]:
-                self._wait_forwarding(port)
-        for link in self._serial_links:
-            link.flush(self)
-        self._powered = True
+        with self._power_lock:
+            for port in self._ports.values():
+                prefixed = f"{port.address}/{port.lan.prefixlen}"
+                netns.ip("addr", "replace", prefixed, "dev", port.ifname, netns=self.netns)
+                netns.ip("link", "set", port.ifname, "up", netns=self.netns)
+                if self._plugged[port.lan.name]:
+                    netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
+            for port in self._ports.values():
+                if self._plugged[port.lan.name]:
+                    self._wait_forwarding(port)
+            for link in self._serial_links:
+                link.flush(self)
+            self._powered = True
 
     def pull_cable(self, lan: Lan) -> None:
         """Unplug the cable at the switch: carrier lost, address kept."""
-        port = self._port(lan)
-        netns.ip("link", "set", port.switch_ifname, "down", netns=self.lab.switch_netns)
-        self._plugged[lan.name] = False
+        with self._power_lock:
+            port = self._port(lan)
+            netns.ip("link", "set", port.switch_ifname, "down", netns=self.lab.switch_netns)
+            self._plugged[lan.name] = False
 
     def plug_cable(self, lan: Lan) -> None:
-        port = self._port(lan)
-        self._plugged[lan.name] = True
-        if self._powered:
-            netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
-            self._wait_forwarding(port)
+        with self._power_lock:
+            port = self._port(lan)
+            self._plugged[lan.name] = True
+            if self._powered:
+                netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
+                self._wait_forwarding(port)
 
     def pause(self) -> None:
         """SIGSTOP every process of the node and wait until all are stopped."""
