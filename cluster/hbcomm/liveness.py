@@ -40,6 +40,18 @@ that late), expiry is applied first: ``NodeDead``, ``NodeLate``, ``NodeUp``,
 so every consumer sees the gap as a membership change (reference 4.8: "late
 heartbeat > deadtime ... marked dead"). Comm up: once every configured node
 is past ``init``, :class:`CommUp` is emitted once.
+
+Pauses of our own. Silence is only evidence while we were running to hear
+it.  When the shell finds that it was not scheduled for a while (its timer
+fired late: an overloaded box, a paused or migrated VM), it calls
+:meth:`Liveness.paused` before it reads what queued up meanwhile.  Every peer
+then gets until ``now + min(pause, keepalive)`` before it can be declared
+dead, so a peer that was stalled with us (two VMs on one busy host) is heard
+once it runs again.  A peer gets that grace once per silence (only from a
+pause that reaches past its deadline), so a real death is still declared at
+most ``pause + keepalive`` after its deadline.
+(Corosync does the same: "Process pause detected ... flushing membership
+messages".)
 """
 
 from __future__ import annotations
@@ -182,6 +194,8 @@ class _Node:
     last_heartbeat: float | None = None
     deadtime: float | None = None  # advertised by the node itself
     links: dict[str, _Link] = field(default_factory=dict)
+    grace_until: float = -math.inf  # deadlines not before this (after a pause of ours)
+    grace_given: bool = False  # once per silence: reset when the node is heard
 
 
 class Liveness:
@@ -236,9 +250,11 @@ class Liveness:
             threshold = self._threshold(node)
             for link in node.links.values():
                 if link.up:
-                    deadline = min(deadline, link.last_heard + threshold)
+                    deadline = min(deadline, max(link.last_heard + threshold,
+                                                 node.grace_until))
             if not node.local and node.status is not NodeStatus.DEAD:
-                deadline = min(deadline, self._reference(node) + threshold)
+                deadline = min(deadline, max(self._reference(node) + threshold,
+                                             node.grace_until))
         return deadline
 
     # -- inputs ---------------------------------------------------------------------
@@ -264,6 +280,7 @@ class Liveness:
         if not channel.up:
             channel.up = True
             events.append(LinkUp(node, link))
+        found.grace_given = False
         if not found.local:
             found.last_heard = now
             if is_heartbeat:
@@ -288,6 +305,17 @@ class Liveness:
             self._become(node, found, _D, 0.0, events)
         self._check_comm_up(events)
         return events
+
+    def paused(self, now: float, duration: float) -> None:
+        """We were not running for ``duration`` seconds up to ``now``: give every
+        node ``min(duration, keepalive)`` from now to be heard, once per silence
+        (a pause that ends before a node's deadline leaves it alone)."""
+        grace = now + min(duration, self._config.keepalive)
+        for node in self._nodes.values():
+            if node.grace_given or grace <= self._reference(node) + self._threshold(node):
+                continue
+            node.grace_until = grace
+            node.grace_given = True
 
     def tick(self, now: float) -> list[LivenessEvent]:
         """Apply every expiry due at ``now`` (deadlines are inclusive)."""
@@ -316,6 +344,8 @@ class Liveness:
     def _expire(self, now: float, events: list[LivenessEvent]) -> None:
         for name, node in self._nodes.items():
             threshold = self._threshold(node)
+            if now < node.grace_until:
+                continue
             for link_name, link in node.links.items():
                 if link.up and now >= link.last_heard + threshold:
                     link.up = False

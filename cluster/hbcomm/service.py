@@ -8,7 +8,10 @@ retransmission deadline, so a dead node is declared at its deadline and
 never a polling interval later.  Everything observable is published on
 ``hbcomm.pub``; local daemons send cluster messages with SendToCluster.
 With ``realtime on`` (Heartbeat's default) the process runs SCHED_FIFO with
-its memory locked, so a loaded box does not delay heartbeats.
+its memory locked, so a loaded box does not delay heartbeats.  When the timer
+still fires late (the box or the VM stalled), hbcomm tells ``Liveness`` of its
+own pause before it reads what queued up, so the time it could not listen is
+not held against its peers.
 """
 
 from __future__ import annotations
@@ -77,6 +80,13 @@ _ENVELOPE_ROOM = 1024
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
 
 
+def pause_threshold(keepalive: float) -> float:
+    """How late our own timer may fire before we call it a pause: a few
+    milliseconds of scheduling noise are normal, and beside a long keepalive
+    a short stall does not matter."""
+    return max(0.005, keepalive / 4)
+
+
 def bump_generation(path: Path, now: float) -> int:
     """Heartbeat's generation: +1 on every start, on disk before we send anything."""
     try:
@@ -125,8 +135,11 @@ class HbcommService:
         self.started = now
         self.counters: Counter[str] = Counter()
         self._bad_log = RateLimiter(interval=5.0)
+        self._pause_log = RateLimiter(interval=5.0)
+        self._pause_threshold = pause_threshold(ha.keepalive)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
         self._timer: Timer | None = None
+        self._pause_seen: Timer | None = None  # the late timer a pause was counted for
         self._next_status = now
         self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
         self._statuses[ctx.node] = "up"
@@ -167,6 +180,7 @@ class HbcommService:
     # -- receiving --------------------------------------------------------------
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
+        self._check_pause(now)
         for raw in medium.receive():
             self.counters["received"] += 1
             try:
@@ -180,6 +194,7 @@ class HbcommService:
     def _on_ping_reply(self) -> None:
         assert self.pinger is not None
         now = self._loop.clock()
+        self._check_pause(now)
         for name, address in self.pinger.receive():
             self._liveness_events(self.liveness.heard(name, address, now, True), now)
         self._wake()
@@ -327,9 +342,27 @@ class HbcommService:
             self._timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)
 
+    def _check_pause(self, now: float) -> None:
+        """Our timer should have fired already: we were not scheduled (a loaded
+        box, a paused VM).  Peers get a grace before anyone is declared dead."""
+        timer = self._timer
+        if timer is None or timer is self._pause_seen or now - timer.when <= self._pause_threshold:
+            return
+        self._pause_seen = timer
+        late = now - timer.when
+        self.counters["pauses"] += 1
+        self.liveness.paused(now, late)
+        if self._pause_log.allow(now):
+            also = self._pause_log.take_suppressed()
+            log.warning("hbcomm was not scheduled for %d ms (overloaded or paused node%s); "
+                        "peers get up to %d ms more to be heard", round(late * 1000),
+                        f"; {also} more pause(s) since the last report" if also else "",
+                        round(min(late, self._config.ha.keepalive) * 1000))
+
     def _on_timer(self) -> None:
-        self._timer = None
         now = self._loop.clock()
+        self._check_pause(now)
+        self._timer = None
         self._liveness_events(self.liveness.tick(now), now)
         output = self.channel.tick(now)
         self._transmit(output.send)

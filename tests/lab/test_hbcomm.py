@@ -137,6 +137,39 @@ def test_late_heartbeat_is_logged_with_its_interval(lab: Lab) -> None:
     assert "Late heartbeat: Node n2: interval" in log
 
 
+def test_a_frozen_node_does_not_call_its_live_peer_dead_when_it_thaws(lab: Lab) -> None:
+    """n1's hbcomm is stopped for three deadtimes while n2 keeps sending: n2 rightly
+    calls n1 dead, but n1, thawing with n2's heartbeats queued, must not call n2 dead
+    (its own pause is not n2's silence)."""
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", deadtime=0.3, warntime=0.2))
+        node.start_stack()
+    _wait_active(n1, n2)
+    hbcomm = n1.pid_of("cluster: hbcomm")
+    assert hbcomm is not None
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as on_n1, \
+            EventLog(n2.run_dir, "hbcomm", ["node"]) as on_n2:
+        os.kill(hbcomm, signal.SIGSTOP)
+        try:
+            on_n2.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged) and e.msg.node == "n1"
+                           and e.msg.status == "dead", timeout=5, message="n2 calls n1 dead")
+            time.sleep(0.6)  # the fault under test: frozen for three deadtimes in all
+        finally:
+            os.kill(hbcomm, signal.SIGCONT)
+        on_n2.wait_for(lambda e: isinstance(e.msg, NodeStatusChanged) and e.msg.node == "n1"
+                       and e.msg.status == "active", timeout=5, message="n1 back for n2")
+        wait_for(lambda: "hbcomm was not scheduled for" in n1.daemon_log("hbcomm"), timeout=5,
+                 message="n1 logs its own pause")
+        wait_for(lambda: _peer(n1, "n2").get("status") == "active", timeout=5,
+                 message="n1 still sees n2 active")
+        on_n1_n2 = [e.msg.status for e in on_n1.events()
+                    if isinstance(e.msg, NodeStatusChanged) and e.msg.node == "n2"]
+    assert on_n1_n2 == [], f"n1 changed n2's status after its own pause: {on_n1_n2}"
+    assert _counters(n1)["pauses"] >= 1
+
+
 def test_wrong_key_never_joins_and_the_log_says_why(lab: Lab) -> None:
     hb = lab.add_lan("hb")
     n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])

@@ -171,3 +171,51 @@ def test_from_haconfig_and_validation() -> None:
     assert LivenessConfig.from_haconfig(Timers()).deadtime == 10.0
     with pytest.raises(ValueError, match="deadtime"):
         LivenessConfig(deadtime=0.0)
+
+
+def test_a_pause_of_ours_gives_the_peers_a_grace_to_be_heard() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    # We were not scheduled from 104.5 to 107: bob's deadline (105) passed meanwhile.
+    live.paused(107.0, 2.5)
+    assert live.next_deadline() == 108.0              # now + min(pause, keepalive)
+    assert live.tick(107.5) == []
+    events = live.heard("bob", "eth0", 107.25, True, status="active")
+    assert events == [NodeLate("bob", 7.25)]          # late, but not dead and back
+    assert live.node_status("bob") == "active"
+
+
+def test_a_peer_silent_through_the_grace_is_dead_with_its_real_silence() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    live.paused(105.2, 0.3)
+    assert live.next_deadline() == 105.5
+    assert live.tick(105.5) == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"),
+                                NodeDead("bob", 5.5)]
+
+
+def test_the_grace_is_given_once_per_silence() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    live.paused(104.0, 0.5)                            # ends before the deadline: no grace
+    assert live.next_deadline() == 105.0
+    live.paused(105.25, 0.5)                           # reaches past it: until 105.75
+    live.paused(105.5, 1.0)                            # no second grace in the same silence
+    assert live.next_deadline() == 105.75
+    assert live.tick(105.75) == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"),
+                                 NodeDead("bob", 5.75)]
+
+
+def test_a_new_silence_earns_a_new_grace() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    live.paused(106.0, 3.0)
+    live.heard("bob", "eth0", 106.5, True, status="active")
+    live.heard("bob", "eth1", 106.5, False)
+    live.paused(112.0, 2.0)
+    assert live.next_deadline() == 113.0
+    assert live.tick(112.9) == []
