@@ -82,6 +82,17 @@ def _wait_active(*nodes: Node) -> None:
                  timeout=20, message=f"{node.name} never saw every node active")
 
 
+def _bcast_pair(lab: Lab, **timing: float) -> tuple[Node, Node, Lan]:
+    """n1 and n2 on one LAN with bcast eth0, both active."""
+    hb = lab.add_lan("hb")
+    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
+    for node in (n1, n2):
+        node.write_config(ha_cf=_config("bcast eth0", **timing))
+        node.start_stack()
+    _wait_active(n1, n2)
+    return n1, n2, hb
+
+
 @pytest.fixture
 def pair(lab: Lab) -> Iterator[tuple[Node, Node, Lan, Lan, object]]:
     hb, pub = lab.add_lan("hb"), lab.add_lan("pub")
@@ -117,12 +128,7 @@ def test_three_links_then_paths_fail_one_by_one(pair: tuple[Node, Node, Lan, Lan
 
 
 def test_late_heartbeat_is_logged_with_its_interval(lab: Lab) -> None:
-    hb = lab.add_lan("hb")
-    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
-    for node in (n1, n2):
-        node.write_config(ha_cf=_config("bcast eth0", deadtime=2.0, warntime=0.3))
-        node.start_stack()
-    _wait_active(n1, n2)
+    n1, n2, _ = _bcast_pair(lab, deadtime=2.0, warntime=0.3)
     hbcomm = next(pid for pid, line in n2.processes().items() if line == "cluster: hbcomm")
     with EventLog(n1.run_dir, "hbcomm", ["late", "node"]) as events:
         os.kill(hbcomm, signal.SIGSTOP)
@@ -141,12 +147,7 @@ def test_a_frozen_node_does_not_call_its_live_peer_dead_when_it_thaws(lab: Lab) 
     """n1's hbcomm is stopped for three deadtimes while n2 keeps sending: n2 rightly
     calls n1 dead, but n1, thawing with n2's heartbeats queued, must not call n2 dead
     (its own pause is not n2's silence)."""
-    hb = lab.add_lan("hb")
-    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
-    for node in (n1, n2):
-        node.write_config(ha_cf=_config("bcast eth0", deadtime=0.3, warntime=0.2))
-        node.start_stack()
-    _wait_active(n1, n2)
+    n1, n2, _ = _bcast_pair(lab, deadtime=0.3, warntime=0.2)
     hbcomm = n1.pid_of("cluster: hbcomm")
     assert hbcomm is not None
     with EventLog(n1.run_dir, "hbcomm", ["node"]) as on_n1, \
@@ -188,12 +189,7 @@ def test_wrong_key_never_joins_and_the_log_says_why(lab: Lab) -> None:
 
 
 def test_100_messages_arrive_once_in_order_through_30_percent_loss(lab: Lab) -> None:
-    hb = lab.add_lan("hb")
-    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
-    for node in (n1, n2):
-        node.write_config(ha_cf=_config("bcast eth0", deadtime=3.0, warntime=1.0))
-        node.start_stack()
-    _wait_active(n1, n2)
+    n1, n2, hb = _bcast_pair(lab, deadtime=3.0, warntime=1.0)
     n1.block(hb, loss_percent=30, udp_port=694)
     with EventLog(n2.run_dir, "hbcomm", ["msg.labtest"]) as events:
         ctx: zmq.Context[object] = zmq.Context()
@@ -318,13 +314,7 @@ def test_hostile_packets_and_line_noise_are_dropped_and_counted(lab: Lab) -> Non
 
 @pytest.mark.slow
 def test_10ms_keepalive_30ms_deadtime_holds_without_false_alarms(lab: Lab) -> None:
-    hb = lab.add_lan("hb")
-    n1, n2 = lab.add_node("n1", [hb]), lab.add_node("n2", [hb])
-    for node in (n1, n2):
-        node.write_config(ha_cf=_config("bcast eth0", keepalive=0.01, deadtime=0.03,
-                                        warntime=0.02))
-        node.start_stack()
-    _wait_active(n1, n2)
+    n1, n2, _ = _bcast_pair(lab, keepalive=0.01, deadtime=0.03, warntime=0.02)
     with EventLog(n1.run_dir, "hbcomm", ["node"]) as on_n1, \
             EventLog(n2.run_dir, "hbcomm", ["node"]) as on_n2:
         time.sleep(15)  # the observation window: nothing may happen in it
