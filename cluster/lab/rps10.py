@@ -49,6 +49,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cluster.lab.devicethread import DeviceThread
+
 if TYPE_CHECKING:
     from cluster.lab.lab import Lab
 
@@ -64,7 +66,7 @@ class PowerTarget(Protocol):
     def power_on(self) -> None: ...
 
 
-class Rps10Simulator:
+class Rps10Simulator(DeviceThread):
     """An RPS-10 chain: outlets ``0``-``9`` mapped to power targets."""
 
     def __init__(self, outlets: Mapping[str, PowerTarget], *, lab: Lab | None = None,
@@ -74,6 +76,7 @@ class Rps10Simulator:
             if lab is None:
                 raise ValueError("give the simulator a lab or a path for its tty")
             path = _free_path(lab.root)
+        super().__init__()
         self.path = path
         self.outlets = dict(outlets)
         self.ready_delay = ready_delay
@@ -85,8 +88,6 @@ class Rps10Simulator:
         self.connects = 0
         self._plugged = True
         self._lock = threading.Condition()
-        self._stop = threading.Event()
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._master, slave = os.openpty()
         tty.setraw(slave)   # no echo: the settings stay with the pty while we hold the master
         # Packet mode: reads carry a status byte, so we see the client flush its input
@@ -94,12 +95,7 @@ class Rps10Simulator:
         fcntl.ioctl(self._master, termios.TIOCPKT, struct.pack("i", 1))
         self.path.symlink_to(os.ttyname(slave))
         os.close(slave)
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"rps10-{self.path.name}",
-                                        daemon=True)
-        self._thread.start()
-        if lab is not None:
-            lab.resources.add_closer(self.close)
+        self._start(f"rps10-{self.path.name}", lab)
 
     # -- test controls ---------------------------------------------------------------
     def unplug(self) -> None:
@@ -119,20 +115,10 @@ class Rps10Simulator:
                                    f"commands within {timeout:g} s")
             return list(self.commands)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
-        self._thread.join(timeout=30)
-        for fd in (self._master, self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.path.unlink(missing_ok=True)
-
     # -- the switch ------------------------------------------------------------------------
+    def _device_fds(self) -> tuple[int, ...]:
+        return (self._master,)
+
     def _run(self) -> None:
         buffer = b""
         ready_due: float | None = None

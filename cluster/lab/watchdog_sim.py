@@ -29,7 +29,6 @@ the FIFO on :meth:`close` (registered with the lab when `lab` is given).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 import re
@@ -40,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cluster.lab.devicethread import DeviceThread
 from cluster.lab.waiting import wait_first
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ class DogState(enum.Enum):
     FIRED = "FIRED"
 
 
-class WatchdogSimulator:
+class WatchdogSimulator(DeviceThread):
     def __init__(self, path: Path, on_reset: Callable[[], None], *, timeout: float = 60.0,
                  lab: Lab | None = None) -> None:
+        super().__init__()
         self.path = path
         self.timeout = timeout
         self.on_reset = on_reset
@@ -68,19 +69,12 @@ class WatchdogSimulator:
         self.last_keepalive: float | None = None
         self.events: list[tuple[float, str]] = []
         self._lock = threading.Condition()
-        self._stop = threading.Event()
         self._expect_close = False
         self._line = b""
         os.mkfifo(path, 0o600)
         # Opened before any writer so the keeper's non-blocking open finds a reader.
         self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"watchdog-{path.name}",
-                                        daemon=True)
-        self._thread.start()
-        if lab is not None:
-            lab.resources.add_closer(self.close)
+        self._start(f"watchdog-{path.name}", lab)
 
     # -- for tests ------------------------------------------------------------------------
     def wait_for(self, text: str, timeout: float, since: float = 0.0) -> float:
@@ -99,24 +93,14 @@ class WatchdogSimulator:
         with self._lock:
             return sum(1 for _, what in self.events if what == text)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
-        self._thread.join(timeout=30)
-        for fd in (self._fd, self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.path.unlink(missing_ok=True)
-
     # -- the device ------------------------------------------------------------------------
     def _record(self, text: str) -> None:
         with self._lock:
             self.events.append((time.monotonic(), text))
             self._lock.notify_all()
+
+    def _device_fds(self) -> tuple[int, ...]:
+        return (self._fd,)
 
     def _run(self) -> None:
         while not self._stop.is_set():
