@@ -4,9 +4,10 @@
                      [--sizes 2,4,8,16] [--only SECTION[,SECTION]] [--quick]
 
 Sections: failover (power off node1), graceful (SIGTERM node1's cluster-mcp),
-false (false failovers, idle and with a core busy), idle (CPU and PSS of a
-whole node), membership (join and leave convergence).  The first four run at
-keepalive / deadtime 10 ms / 30 ms, 100 ms / 500 ms and 1 s / 3 s.  Progress
+address (power off node1 when the group is the address alone), false (false
+failovers, idle and with a core busy), idle (CPU and PSS of a whole node),
+membership (join and leave convergence).  All but membership run at keepalive /
+deadtime 10 ms / 30 ms, 100 ms / 500 ms and 1 s / 3 s.  Progress
 goes to stderr; the report to stdout at the end.  --quick is a smoke test
 (3 runs, 0.5 min, 10 s, 2 and 4 nodes); options given explicitly win.
 Exit status 1 if any measurement failed (its row says why).
@@ -26,7 +27,7 @@ from bench.common import SETTINGS, progress, progress_failure
 from bench.failover import Fault
 from bench.report import Table, document
 
-SECTIONS = ("failover", "graceful", "false", "idle", "membership")
+SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,6 +99,9 @@ def run(opts: Options) -> list[Table]:
                                         ("graceful", Fault.SIGTERM)) if name in opts.only]
     if faults:
         tables += _guarded("failover", lambda: failover.tables(SETTINGS, opts.runs, faults))
+    if "address" in opts.only:
+        tables += _guarded("address", lambda: failover.tables(
+            SETTINGS, opts.runs, [Fault.POWER_OFF], address_only=True))
     if "false" in opts.only:
         tables += _guarded("false", lambda: [false_failovers.table(SETTINGS,
                                                                    opts.false_minutes)])

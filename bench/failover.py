@@ -1,12 +1,17 @@
 """Failover time as a client sees it: fault on node1 → the client is served by node2.
 
-    python3 -m bench.failover [--runs 20] [--keepalive 0.1] [--deadtime 0.5] [--graceful]
+    python3 -m bench.failover [--runs 20] [--keepalive 0.1] [--deadtime 0.5]
+                              [--graceful | --address-only]
 
 Two nodes and a client in namespaces; ``node1 IPaddr::VIP/24/eth1 httpd``
-with ``auto_failback on`` so every run starts with node1 serving.  A client
-asks the VIP for a page every 10 ms; each run powers node1 off (or, with
-``--graceful``, sends its cluster-mcp SIGTERM) and records the time until
-node2 answers; after a power-off also the time until node2's hbcomm declared
+with ``auto_failback on`` so every run starts with node1 serving.  With
+``--address-only`` the web server runs on both nodes all the time and the
+group is the address alone (``node1 IPaddr::VIP/24/eth1``), the way
+keepalived setups run, so the two can be compared.  A client
+opens a new request to the VIP every 10 ms without waiting for the earlier
+ones (``OVERLAPPING_PROBE``); each run powers node1 off (or, with
+``--graceful``, sends its cluster-mcp SIGTERM) and records the time until the
+client got node2's first answer; after a power-off also the time until node2's hbcomm declared
 node1 dead, so the stack's own share after detection is known.  node1 is
 then powered on and restarted, and the group comes home before the next
 run.  `python3 -m bench` runs this at every setting.
@@ -29,7 +34,7 @@ from bench.stats import Stats, ms, summary
 from cluster.bus.messages.hbcomm import NodeStatusChanged
 from cluster.lab import Lab, Node
 from cluster.lab.events import EventLog
-from cluster.lab.services import CLIENT_PROBE, HTTP_PORT, httpd_script
+from cluster.lab.services import HTTP_PORT, OVERLAPPING_PROBE, httpd_script
 from cluster.lab.waiting import wait_for
 
 _PROBE_INTERVAL = 0.01  # the client asks every 10 ms
@@ -55,14 +60,15 @@ class Sample:
 
 
 class Client:
-    """A probe in the client namespace; yields (time, who answered) lines."""
+    """A probe in the client namespace: a new request every 10 ms, overlapping;
+    reads (time answered, who answered) lines."""
 
     def __init__(self, client: Node, vip: str) -> None:
-        self.proc = client.spawn([sys.executable, "-c", CLIENT_PROBE, vip, str(HTTP_PORT),
+        self.proc = client.spawn([sys.executable, "-c", OVERLAPPING_PROBE, vip, str(HTTP_PORT),
                                   str(_PROBE_INTERVAL), "86400"], stdout=subprocess.PIPE)
 
     def served_by(self, name: str, after: float, timeout: float) -> float:
-        """The probe time of the first answer from `name` sent after `after`."""
+        """When the client first got an answer from `name` after `after`."""
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         for raw in self.proc.stdout:
@@ -83,23 +89,27 @@ class Client:
 class Site:
     """node1 and node2 (LANs hb and public), a client on public, node1's group home."""
 
-    def __init__(self, lab: Lab, timing: Timing) -> None:
+    def __init__(self, lab: Lab, timing: Timing, address_only: bool = False) -> None:
         self.timing = timing
+        self.address_only = address_only
         hb, public = lab.add_lan("hb"), lab.add_lan("public")
         self.n1 = lab.add_node("node1", [hb, public])
         self.n2 = lab.add_node("node2", [hb, public])
         self._client_host = lab.add_host("client", [public])
         self._vip = public.host(200)
+        group = f"node1 IPaddr::{self._vip}/24/eth1{'' if address_only else ' httpd'}\n"
         for node in (self.n1, self.n2):
             node.write_config(ha_cf=ha_cf(["node1", "node2"], timing, media=("eth0", "eth1"),
                                           auto_failback=True),
-                              haresources=f"node1 IPaddr::{self._vip}/24/eth1 httpd\n",
+                              haresources=group,
                               files={"resource.d/httpd": httpd_script(node)})
         self._client: Client | None = None
         self._mcp1: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """node1 serving, node2 joined."""
+        for node in (self.n1, self.n2):
+            self._boot_services(node)
         self._mcp1 = self.n1.start_stack()
         self._client = Client(self._client_host, self._vip)
         self._client.served_by("node1", 0.0, _START_TIMEOUT)
@@ -127,20 +137,27 @@ class Site:
             self._mcp1.wait(timeout=_START_TIMEOUT)
         else:
             self.n1.power_on()
+            self._boot_services(self.n1)
         self._mcp1 = self.n1.start_stack()
         self._client.served_by("node1", time.monotonic(), _START_TIMEOUT)
         return Sample(served - start, None if detected is None else detected - start)
+
+    def _boot_services(self, node: Node) -> None:
+        """With the address alone in the group, the web server starts at boot."""
+        if self.address_only:
+            node.run([str(node.conf_dir / "resource.d" / "httpd"), "start"])
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
 
 
-def measure(timing: Timing, runs: int, faults: Iterable[Fault]) -> dict[Fault, list[Sample]]:
+def measure(timing: Timing, runs: int, faults: Iterable[Fault],
+            address_only: bool = False) -> dict[Fault, list[Sample]]:
     """`runs` samples of every fault in `faults`, all on one freshly built site."""
     samples: dict[Fault, list[Sample]] = {}
     with Lab() as lab:
-        site = Site(lab, timing)
+        site = Site(lab, timing, address_only)
         try:
             site.start()
             for fault in faults:
@@ -154,9 +171,11 @@ def measure(timing: Timing, runs: int, faults: Iterable[Fault]) -> dict[Fault, l
     return samples
 
 
+_CLIENT = ("a client opens a new request to the VIP every 10 ms without waiting for the "
+           "earlier ones (each may take up to 1 s)")
 _SETUP = ("Two nodes and a client in namespaces; `node1 IPaddr::VIP/24/eth1 httpd` (httpd: a "
-          "real web server started by an LSB script), `auto_failback on`; the client asks the "
-          "VIP every 10 ms. Time from the fault to node2's first answer, service start included.")
+          f"real web server started by an LSB script), `auto_failback on`; {_CLIENT}. Time "
+          "from the fault until the client got node2's first answer, service start included.")
 _TITLES = {
     Fault.POWER_OFF: "Failover: power off node1 → client served by node2",
     Fault.SIGTERM: "Graceful handover: SIGTERM node1's cluster-mcp → client served by node2",
@@ -168,18 +187,26 @@ _NOTES = {
                      "node1 dead to node2 serving, the stack's own share.",
     Fault.SIGTERM: f"{_SETUP} node1 stops its group and says so; no deadtime is waited for.",
 }
+_ADDRESS_TITLE = "Failover of the address alone: power off node1 → client served by node2"
+_ADDRESS_NOTE = (
+    "As keepalived setups run: the web server runs on both nodes all the time and the group "
+    f"is `node1 IPaddr::VIP/24/eth1` alone (`auto_failback on`); {_CLIENT}. Time from the "
+    "power-off until the client got node2's first answer. Beyond deadtime and after "
+    "detection as above.")
 _HEADER = ("keepalive / deadtime", "median", "p90", "max", "n")
 _DETECTION = ("beyond deadtime", "after detection")
 
 
-def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault]) -> list[Table]:
+def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
+           address_only: bool = False) -> list[Table]:
     """One table per fault, one row per setting; each setting on its own site."""
-    made = {fault: Table(_TITLES[fault], _NOTES[fault],
+    made = {fault: Table(_ADDRESS_TITLE if address_only else _TITLES[fault],
+                         _ADDRESS_NOTE if address_only else _NOTES[fault],
                          _HEADER + (_DETECTION if fault is Fault.POWER_OFF else ()))
             for fault in faults}
     for timing in settings:
         try:
-            samples = measure(timing, runs, faults)
+            samples = measure(timing, runs, faults, address_only)
         except Exception as exc:
             progress_failure(f"failover at {timing.label}")
             for table in made.values():
@@ -202,12 +229,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--keepalive", type=float, default=0.1)
     parser.add_argument("--deadtime", type=float, default=0.5)
-    parser.add_argument("--graceful", action="store_true",
-                        help="SIGTERM node1's cluster-mcp instead of powering it off")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--graceful", action="store_true",
+                     help="SIGTERM node1's cluster-mcp instead of powering it off")
+    how.add_argument("--address-only", action="store_true",
+                     help="the group is the address alone; the web server runs on both nodes")
     args = parser.parse_args()
     timing = Timing(args.keepalive, args.deadtime)
     fault = Fault.SIGTERM if args.graceful else Fault.POWER_OFF
-    samples = [sample.served for sample in measure(timing, args.runs, [fault])[fault]]
+    samples = [sample.served
+               for sample in measure(timing, args.runs, [fault], args.address_only)[fault]]
     print(f"{fault.value}, keepalive / deadtime {timing.label}: {summary(samples)}")
     return 0
 

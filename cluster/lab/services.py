@@ -79,3 +79,51 @@ while time.monotonic() < deadline:
     time.sleep(max(0.0, interval - (time.monotonic() - started)))
 """
 """A client that asks the VIP every `interval` seconds and prints "<time> <who answered>"."""
+
+
+OVERLAPPING_PROBE = """
+import selectors, socket, sys, time
+vip, port, interval, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+patience = 1.0
+selector = selectors.DefaultSelector()
+deadline = time.monotonic() + limit
+due = time.monotonic()
+while time.monotonic() < deadline:
+    now = time.monotonic()
+    if now >= due:
+        due = max(due + interval, now)
+        conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        conn.setblocking(False)
+        conn.connect_ex((vip, port))
+        selector.register(conn, selectors.EVENT_WRITE, {"started": now, "reply": b""})
+    for key in list(selector.get_map().values()):
+        if now - key.data["started"] > patience:
+            selector.unregister(key.fileobj)
+            key.fileobj.close()
+    for key, _ in selector.select(max(0.0, due - time.monotonic())):
+        conn, request = key.fileobj, key.data
+        try:
+            if key.events == selectors.EVENT_WRITE:
+                error = conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    raise OSError(error, "connect failed")
+                conn.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+                selector.modify(conn, selectors.EVENT_READ, request)
+                continue
+            chunk = conn.recv(4096)
+            if chunk:
+                request["reply"] += chunk
+                continue
+            body = request["reply"].split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace")
+            print(f"{time.monotonic():.6f} {body.strip() or '-'}", flush=True)
+        except OSError:
+            pass
+        selector.unregister(conn)
+        conn.close()
+"""
+"""A client that opens a new request to the VIP every `interval` seconds without
+waiting for the earlier ones (each may take up to a second) and prints
+"<time answered> <who answered>" as answers arrive, in the order they arrive.
+Unlike `CLIENT_PROBE`, a request lost to a stale ARP entry does not hold the next
+one back, so the first answer from a new owner is seen within one interval."""
+
