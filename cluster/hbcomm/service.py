@@ -158,6 +158,7 @@ class HbcommService:
             self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
         log.info("Local status now set to: 'up'")
         self._wake()
+        self._pause_seen = self._timer  # armed before the loop runs: its delay is start-up
 
     # -- configuration ----------------------------------------------------------
     def _apply_config(self, config: ClusterConfig) -> None:
