@@ -139,7 +139,6 @@ class HbcommService:
         self._pause_threshold = pause_threshold(ha.keepalive)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
         self._timer: Timer | None = None
-        self._pause_seen: Timer | None = None  # the late timer a pause was counted for
         self._next_status = now
         self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
         self._statuses[ctx.node] = "up"
@@ -158,7 +157,9 @@ class HbcommService:
             self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
         log.info("Local status now set to: 'up'")
         self._wake()
-        self._pause_seen = self._timer  # armed before the loop runs: its delay is start-up
+        # The late timer a pause was counted for; the first one is armed before the
+        # loop runs, so its delay is start-up, not a pause.
+        self._pause_seen: Timer | None = self._timer
 
     # -- configuration ----------------------------------------------------------
     def _apply_config(self, config: ClusterConfig) -> None:
@@ -347,10 +348,12 @@ class HbcommService:
         """Our timer should have fired already: we were not scheduled (a loaded
         box, a paused VM).  Peers get a grace before anyone is declared dead."""
         timer = self._timer
-        if timer is None or timer is self._pause_seen or now - timer.when <= self._pause_threshold:
+        if timer is None or timer is self._pause_seen:
+            return
+        late = now - timer.when
+        if late <= self._pause_threshold:
             return
         self._pause_seen = timer
-        late = now - timer.when
         self.counters["pauses"] += 1
         self.liveness.paused(now, late)
         if self._pause_log.allow(now):
