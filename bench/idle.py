@@ -13,7 +13,6 @@ never count a page twice.  hbcomm's own share is reported beside the node's
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -32,8 +31,8 @@ from bench.common import (
 )
 from bench.report import Table
 from cluster.lab import Lab, Node
+from cluster.lab.netns import cpu_seconds
 
-_TICKS = os.sysconf("SC_CLK_TCK")
 _START_TIMEOUT = 120.0
 _SETTLE = 2.0  # after agreement: crmd's first reports and probes are behind us
 _HBCOMM = "cluster: hbcomm"
@@ -46,15 +45,6 @@ class IdleCost:
     hbcomm_cpu_percent: float  # hbcomm alone, mean over the nodes
     hbcomm_pss_mib: float
     processes: tuple[str, ...]  # process titles of one node
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime + cutime + cstime; None if the process is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return sum(int(value) for value in fields[11:15]) / _TICKS
 
 
 def pss_kib(pid: int) -> int:

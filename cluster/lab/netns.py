@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 NETNS_DIR = Path("/run/netns")
 _TOOLS = ("ip", "nft", "nsenter", "unshare", "umount", "sysctl")
+_TICKS = os.sysconf("SC_CLK_TCK")
 # Generous: `ip` normally answers in a few ms, but a loaded CI host under a
 # cluster's worth of daemons can stall a fork for a second or two.
 _COMMAND_TIMEOUT = 20.0
@@ -178,6 +179,15 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text[text.rfind(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time used by `pid` and its reaped children (utime + stime + cutime +
+    cstime), or None once it is gone."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    return sum(int(value) for value in fields[11:15]) / _TICKS
 
 
 def cmdline(pid: int) -> str | None:

@@ -76,6 +76,7 @@ class Node:
         self._uts = self.dir / ".uts"
         self._ports: dict[str, _Port] = {}
         self._plugged: dict[str, bool] = {}
+        self._removed: set[str] = set()  # LANs whose interface remove_interface deleted
         self._blocks: dict[str, firewall.Block] = {}
         self._serial_links: list[SerialLink] = []
         self._powered = True
@@ -104,17 +105,21 @@ class Node:
             switch_ifname=f"{self.lab.prefix}n{self.index}e{number}",
             address=lan.host(self.host_number),
         )
+        self._ports[lan.name] = port
+        self._plugged[lan.name] = True
+        self._create_interface(port)
+
+    def _create_interface(self, port: _Port) -> None:
         switch = self.lab.switch_netns
         # Created in the switch namespace with its peer born inside the node.
         veth = f"link add {port.switch_ifname} type veth peer name {port.ifname} netns {self.netns}"
         netns.ip(*veth.split(), netns=switch)
+        lan = port.lan
         netns.ip("link", "set", port.switch_ifname, "master", lan.bridge, "up", netns=switch)
         netns.ip(
             "addr", "add", f"{port.address}/{lan.prefixlen}", "dev", port.ifname, netns=self.netns
         )
         netns.ip("link", "set", port.ifname, "up", netns=self.netns)
-        self._ports[lan.name] = port
-        self._plugged[lan.name] = True
         self._wait_forwarding(port)
 
     def _attach_serial(self, link: SerialLink) -> None:
@@ -296,10 +301,10 @@ class Node:
         with self._power_lock:
             netns.kill_all(self.netns)
             self.lab.resources.poll()
-            for port in self._ports.values():
+            for port in self._present_ports():
                 netns.ip("link", "set", port.ifname, "down", netns=self.netns)
                 netns.ip("link", "set", port.switch_ifname, "down", netns=self.lab.switch_netns)
-            own = {(port.ifname, port.address) for port in self._ports.values()}
+            own = {(port.ifname, port.address) for port in self._present_ports()}
             for ifname, address, length in netns.ipv4_addresses(self.netns):
                 if ifname != "lo" and (ifname, address) not in own:
                     netns.ip("addr", "del", f"{address}/{length}", "dev", ifname, netns=self.netns)
@@ -310,13 +315,13 @@ class Node:
         """Links back up (switch side only where the cable is plugged); serial
         input queues emptied. Does not start the stack."""
         with self._power_lock:
-            for port in self._ports.values():
+            for port in self._present_ports():
                 prefixed = f"{port.address}/{port.lan.prefixlen}"
                 netns.ip("addr", "replace", prefixed, "dev", port.ifname, netns=self.netns)
                 netns.ip("link", "set", port.ifname, "up", netns=self.netns)
                 if self._plugged[port.lan.name]:
                     netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
-            for port in self._ports.values():
+            for port in self._present_ports():
                 if self._plugged[port.lan.name]:
                     self._wait_forwarding(port)
             for link in self._serial_links:
@@ -337,6 +342,32 @@ class Node:
             if self._powered:
                 netns.ip("link", "set", port.switch_ifname, "up", netns=self.lab.switch_netns)
                 self._wait_forwarding(port)
+
+    def remove_interface(self, lan: Lan) -> None:
+        """Unplug the network card on `lan` (a USB NIC pulled out, a VM's NIC
+        hot-removed): the interface is deleted, with its address and routes."""
+        with self._power_lock:
+            port = self._port(lan)
+            if lan.name in self._removed:
+                raise LabError(f"node {self.name} has no interface on LAN {lan.name} to remove")
+            # Deleting the node's end of the veth deletes the switch's end too.
+            netns.ip("link", "del", port.ifname, netns=self.netns)
+            self._removed.add(lan.name)
+
+    def restore_interface(self, lan: Lan) -> None:
+        """Plug the card back in: a new interface of the same name and address
+        (a new ifindex, as the kernel gives it), cabled to the LAN again."""
+        with self._power_lock:
+            self._require_power()
+            port = self._port(lan)
+            if lan.name not in self._removed:
+                raise LabError(f"node {self.name}'s interface on LAN {lan.name} is in place")
+            self._create_interface(port)
+            self._removed.discard(lan.name)
+            self._plugged[lan.name] = True
+
+    def _present_ports(self) -> list[_Port]:
+        return [port for port in self._ports.values() if port.lan.name not in self._removed]
 
     def pause(self) -> None:
         """SIGSTOP every process of the node and wait until all are stopped."""

@@ -13,6 +13,11 @@ stdout once it has taken effect:
   flush N   discard bytes queued for end N (0 or 1) that nobody has read yet
   stats     answer `ok stats RELAYED DROPPED`: bytes carried and bytes lost to
             a pulled cable so far (tests wait on these instead of sleeping)
+  hangup    close both pty pairs, as if the adapters were unplugged: each node's
+            tty hangs up (reads return EOF, writes fail with EIO) and its
+            /dev/pts path disappears once the node lets go of it
+  recreate  after a hangup, open two new pty pairs and answer
+            `ok recreate PATH0 PATH1`, their slave paths (the adapters are back)
 EOF on stdin (the lab closed the pipe or died) ends the relay, so a relay can
 never outlive its lab by more than one loop turn.
 
@@ -74,10 +79,15 @@ class _Relay:
     """The cable: two ends, a plugged flag and byte counters."""
 
     def __init__(self, ends: list[_End]) -> None:
-        self.ends = ends
+        self.ends = ends  # empty while hung up
         self.plugged = True
         self.relayed = 0
         self.dropped = 0
+        self._selector = selectors.DefaultSelector()
+
+    def close(self) -> None:
+        self._hang_up()
+        self._selector.close()
 
     def carry(self, source: int) -> None:
         try:
@@ -96,8 +106,19 @@ class _Relay:
             self.plugged = False
         elif words == ["plug"]:
             self.plugged = True
+        elif words == ["hangup"]:
+            self._hang_up()
+        elif words == ["recreate"]:
+            if self.ends:
+                return "error recreate: the line is not hung up"
+            self.ends = [_End(), _End()]
+            self._watch_ends()
+            return f"ok recreate {' '.join(end.path for end in self.ends)}"
         elif len(words) == 2 and words[0] == "flush" and words[1] in ("0", "1"):
-            self.ends[int(words[1])].flush()
+            if self.ends:  # a hung-up line has nothing queued
+                self.ends[int(words[1])].flush()
+        elif not self.ends and words[0:1] == ["inject"]:
+            return "error inject: the line is hung up"
         elif len(words) == 3 and words[0] == "inject" and words[1] in ("0", "1"):
             # Line noise: bytes arrive at that end as if the other side sent them.
             try:
@@ -115,24 +136,34 @@ class _Relay:
         stdin_fd = sys.stdin.fileno()
         pending = b""
         deadline = time.monotonic() + max_seconds
-        with selectors.DefaultSelector() as selector:
-            selector.register(stdin_fd, selectors.EVENT_READ, None)
-            for index, end in enumerate(self.ends):
-                selector.register(end.master, selectors.EVENT_READ, index)
-            while (remaining := deadline - time.monotonic()) > 0:
-                for key, _mask in selector.select(timeout=min(remaining, 5.0)):
-                    if key.data is not None:
+        self._selector.register(stdin_fd, selectors.EVENT_READ, None)
+        self._watch_ends()
+        while (remaining := deadline - time.monotonic()) > 0:
+            for key, _mask in self._selector.select(timeout=min(remaining, 5.0)):
+                if key.data is not None:
+                    # A hangup earlier in this batch closed that end.
+                    if self.ends and self.ends[key.data].master == key.fd:
                         self.carry(key.data)
-                        continue
-                    chunk = os.read(stdin_fd, _CHUNK)
-                    if not chunk:
-                        return 0
-                    pending += chunk
-                    while b"\n" in pending:
-                        line, pending = pending.split(b"\n", 1)
-                        sys.stdout.write(self.command(line.decode().split()) + "\n")
-                        sys.stdout.flush()
+                    continue
+                chunk = os.read(stdin_fd, _CHUNK)
+                if not chunk:
+                    return 0
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    sys.stdout.write(self.command(line.decode().split()) + "\n")
+                    sys.stdout.flush()
         return 0
+
+    def _watch_ends(self) -> None:
+        for index, end in enumerate(self.ends):
+            self._selector.register(end.master, selectors.EVENT_READ, index)
+
+    def _hang_up(self) -> None:
+        for end in self.ends:
+            self._selector.unregister(end.master)
+            end.close()
+        self.ends = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,14 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     # relay whose lab somehow kept its pipe open forever.
     parser.add_argument("--max-seconds", type=float, default=7 * 24 * 3600.0)
     args = parser.parse_args(argv)
-    ends = [_End(), _End()]
+    relay = _Relay([_End(), _End()])
     try:
-        sys.stdout.write(json.dumps({"paths": [end.path for end in ends]}) + "\n")
+        sys.stdout.write(json.dumps({"paths": [end.path for end in relay.ends]}) + "\n")
         sys.stdout.flush()
-        return _Relay(ends).serve(args.max_seconds)
+        return relay.serve(args.max_seconds)
     finally:
-        for end in ends:
-            end.close()
+        relay.close()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ path (`serial /tmp/cluster-lab/cl1a2b/n1/ttyS0`). Open it with O_NOCTTY (pyseria
 does): our daemons run as session leaders and must not acquire the pty as their
 controlling terminal.
 
+`hang_up()` takes the ptys away, as an unplugged USB-serial adapter does: each
+node's tty hangs up and its path disappears. `recreate()` brings new ones under
+the same paths, as replugging the adapter does (udev gives it the same name).
+
 `pull()` and `plug()` are acknowledged by the relay before they return, so a
 test may rely on the cut being in place the moment `pull()` returns.
 
@@ -91,6 +95,18 @@ class SerialLink:
         """Relay again."""
         self._command("plug")
         self._plugged = True
+
+    def hang_up(self) -> None:
+        """Close both ptys: the nodes' ttys hang up and their paths disappear."""
+        self._command("hangup")
+        for link in self._links:
+            link.unlink(missing_ok=True)
+
+    def recreate(self) -> None:
+        """New ptys after `hang_up`, under the same paths."""
+        paths = self._command("recreate").split()
+        for link, target in zip(self._links, paths, strict=True):
+            link.symlink_to(target)
 
     def flush(self, node: Node) -> None:
         """Drop bytes waiting unread at `node`'s end (used when a node boots)."""

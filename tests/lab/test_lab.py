@@ -253,6 +253,45 @@ def test_serial_link_carries_bytes_both_ways_until_pulled(lab: Lab, net: Net) ->
         os.close(b)
 
 
+def test_serial_link_hangs_up_and_comes_back_under_the_same_paths(lab: Lab, net: Net) -> None:
+    cable = lab.serial_link(net.n1, net.n2)
+    a = _open_raw(cable.path(net.n1))
+    try:
+        cable.hang_up()
+        assert not os.path.lexists(cable.path(net.n1)), "an unplugged adapter's path is gone"
+        ready = select.select([a], [], [], _TIMEOUT)[0]
+        assert ready and os.read(a, 16) == b"", "the tty reads EOF once hung up"
+        with pytest.raises(OSError, match="Input/output error"):
+            os.write(a, b"x")
+    finally:
+        os.close(a)
+    with pytest.raises(LabError, match="hung up"):
+        cable.inject(net.n1, b"x")
+    cable.recreate()
+    a, b = _open_raw(cable.path(net.n1)), _open_raw(cable.path(net.n2))
+    try:
+        os.write(a, b"back")
+        assert _read_exactly(b, 4) == b"back"
+    finally:
+        os.close(a)
+        os.close(b)
+
+
+def test_a_removed_interface_is_gone_and_restored_with_its_name_and_address(net: Net) -> None:
+    before = netns.ip("-o", "link", "show", "dev", "eth0", netns=net.n2.netns)
+    net.n2.remove_interface(net.lan0)
+    assert "eth0" not in netns.ip("-o", "link", "show", netns=net.n2.netns)
+    assert net.n1.ping(net.n2.address(net.lan1)), "the other LAN is unaffected"
+    with pytest.raises(LabError, match="no interface"):
+        net.n2.remove_interface(net.lan0)
+    net.n2.restore_interface(net.lan0)
+    after = netns.ip("-o", "link", "show", "dev", "eth0", netns=net.n2.netns)
+    assert after.split(":")[0] != before.split(":")[0], "a new interface has a new index"
+    assert net.n2.has_address(net.n2.address(net.lan0))
+    wait_for(lambda: net.n1.ping(net.n2.address(net.lan0)), _TIMEOUT,
+             message="ping after restore_interface")
+
+
 def test_close_leaves_no_namespace_process_mount_or_directory(lab: Lab, net: Net) -> None:
     sleeper = net.n1.spawn(["sleep", "60"])
     cable = lab.serial_link(net.n1, net.n2)
