@@ -31,7 +31,9 @@ Node status (one table, ``_NODE_EDGES``)::
 Links: each (node, link) is ``up`` from its first packet until silent for the
 node's threshold (``LinkDead``); configured links start ``dead`` without an
 event. The local node is always ``up`` (``active`` after comm up); its links
-are tracked from our own packets looping back, if the shell feeds them.
+are tracked from our own packets looping back, if the shell feeds them. When
+one of our media fails, :meth:`Liveness.link_lost` marks its link dead for
+every node at once.
 
 Late heartbeat: for each heartbeat the interval since the previous one is
 measured; above ``warntime`` a :class:`NodeLate` carries it. When a packet
@@ -316,6 +318,17 @@ class Liveness:
                 continue
             node.grace_until = grace
             node.grace_given = True
+
+    def link_lost(self, link: str) -> list[LivenessEvent]:
+        """Our own medium ``link`` failed and was closed: nothing can be heard on
+        it, so it is dead for every node now rather than at its deadline."""
+        events: list[LivenessEvent] = []
+        for name, node in self._nodes.items():
+            found = node.links.get(link)
+            if found is not None and found.up:
+                found.up = False
+                events.append(LinkDead(name, link))
+        return events
 
     def tick(self, now: float) -> list[LivenessEvent]:
         """Apply every expiry due at ``now`` (deadlines are inclusive)."""

@@ -8,6 +8,12 @@ path.  UDP sockets are bound to their interface (SO_BINDTODEVICE), so two
 media on one port never see each other's traffic and the link a packet came
 in on is known.  Serial lines carry SLIP-framed datagrams: a frame boundary
 byte lets a receiver resynchronise after noise or a half-sent frame.
+
+A medium whose device is gone (a serial line hung up, a USB adapter
+unplugged, an interface deleted) raises :class:`MediumFailed` from ``send`` or
+``receive``: its descriptor would report errors, or readiness, forever.  The
+shell closes it and reopens it later (:mod:`cluster.hbcomm.mediaset`).  These
+checks sit in the error branches only; the routine path does no extra work.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import socket
 import struct
 from typing import Protocol
@@ -33,6 +40,19 @@ _MAX_READS = 64
 
 class MediumError(OSError):
     """A medium could not be opened; the text names the medium and the cause."""
+
+
+class MediumFailed(MediumError):
+    """An open medium's device is gone; only closing and reopening can help.
+    The text is the cause alone: the shell's log line names the medium."""
+
+
+# A socket bound to a deleted interface fails every send with ENODEV, even once
+# an interface of the same name exists again (it is bound to the old index).
+_UDP_GONE = frozenset({errno.ENODEV, errno.ENXIO})
+# A tty whose other end hung up, or whose device was unplugged.
+_TTY_GONE = frozenset({errno.EIO, errno.ENODEV, errno.ENXIO})
+_HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
 class Transport(Protocol):
@@ -101,11 +121,13 @@ class UdpMedium:
             self._sock.sendto(datagram, self._dest)
             self.sent += 1
             self.last_send_ok = True
-        except OSError:
+        except OSError as err:
             # ENETDOWN/ENETUNREACH while a cable is out, EAGAIN when the queue
             # is full: the heartbeat is lost on this path only; others carry it.
             self.send_errors += 1
             self.last_send_ok = False
+            if err.errno in _UDP_GONE:
+                raise MediumFailed(err.errno, err.strerror) from err
 
     def receive(self) -> list[bytes]:
         out: list[bytes] = []
@@ -115,6 +137,8 @@ class UdpMedium:
             except BlockingIOError:
                 break
             except OSError as err:
+                if err.errno in _UDP_GONE:
+                    raise MediumFailed(err.errno, err.strerror) from err
                 if err.errno not in (errno.EINTR, errno.ECONNREFUSED):
                     log.debug("receive error on %s %s: %s", self.kind, self.name, err)
                 break
@@ -195,8 +219,14 @@ class SerialMedium:
         frame = slip_encode(datagram)
         try:
             written = os.write(self._fd, frame)
-        except OSError:
-            written = 0
+        except BlockingIOError:
+            written = 0  # nobody reads the far end: this heartbeat is lost on the line
+        except OSError as err:
+            self.send_errors += 1
+            self.last_send_ok = False
+            if err.errno in _TTY_GONE:
+                raise MediumFailed(err.errno, err.strerror) from err
+            return
         # A partial frame is closed off by the next frame's END byte and
         # discarded by the receiver's signature check.
         self.last_send_ok = written == len(frame)
@@ -207,20 +237,31 @@ class SerialMedium:
 
     def receive(self) -> list[bytes]:
         frames: list[bytes] = []
+        read_any = False
         for _ in range(_MAX_READS):
             try:
                 data = os.read(self._fd, 4096)
             except BlockingIOError:
                 break
             except OSError as err:
-                if err.errno == errno.EIO:   # pty peer closed: cable out
-                    break
+                if err.errno in _TTY_GONE:
+                    raise MediumFailed(err.errno, err.strerror) from err
                 raise
             if not data:
+                # A raw tty read with nothing waiting returns 0, not EAGAIN;
+                # 0 on a line that polled readable is a hang-up.
+                if not read_any and self._hung_up():
+                    raise MediumFailed("the line hung up")
                 break
+            read_any = True
             frames.extend(self._decoder.feed(data))
         self.received += len(frames)
         return frames
+
+    def _hung_up(self) -> bool:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        return any(events & _HANGUP for _fd, events in poller.poll(0))
 
     def close(self) -> None:
         self._port.close()

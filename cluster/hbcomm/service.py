@@ -17,7 +17,6 @@ not held against its peers.
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
 import os
 import random
@@ -58,7 +57,8 @@ from cluster.hbcomm.liveness import (
     NodeLate,
     NodeUp,
 )
-from cluster.hbcomm.media import MediumError, Transport, open_medium
+from cluster.hbcomm.media import MediumFailed, Transport
+from cluster.hbcomm.mediaset import MediaSet
 from cluster.hbcomm.packet import (
     MAX_DATAGRAM,
     Message,
@@ -123,17 +123,19 @@ class HbcommService:
         log.info("Heartbeat generation: %d", self.generation)
         if ha.realtime:
             enable_realtime()
-        self.media = self._open_media(ctx.config)
+        self.counters: Counter[str] = Counter()
+        self.media = MediaSet(self._loop, ha.media, on_readable=self._on_readable,
+                              on_lost=self._link_lost, counters=self.counters)
+        self.media.open_all()
         self.channel = Channel(ChannelConfig(), ctx.node, self.generation, ha.nodes,
                                random.Random())
         self._ping_names = tuple(p.name for p in ha.ping_nodes)
         self.pinger = (Pinger(ha.ping_nodes, self._keys.active_key.secret, self.generation)
                        if ha.ping_nodes else None)
         self.liveness = Liveness(LivenessConfig.from_haconfig(ha), ctx.node, ha.nodes, now,
-                                 links=tuple(dict.fromkeys(m.name for m in self.media)),
+                                 links=self.media.names(),
                                  ping_nodes=self._ping_names)
         self.started = now
-        self.counters: Counter[str] = Counter()
         self._bad_log = RateLimiter(interval=5.0)
         self._pause_log = RateLimiter(interval=5.0)
         self._pause_threshold = pause_threshold(ha.keepalive)
@@ -151,8 +153,6 @@ class HbcommService:
             GetParameter: self._get_parameter,
             GetCounters: lambda _m: CountersResult(dict(self.counters)),
         })
-        for medium in self.media:
-            self._loop.add_reader(medium.fileno(), functools.partial(self._on_readable, medium))
         if self.pinger is not None:
             self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
         log.info("Local status now set to: 'up'")
@@ -166,24 +166,16 @@ class HbcommService:
         self._keys = config.authkeys
         self._config = config
 
-    def _open_media(self, config: ClusterConfig) -> list[Transport]:
-        opened: list[Transport] = []
-        for medium in config.ha.media:
-            try:
-                opened.append(open_medium(medium))
-                log.info("heartbeat medium %s %s up (%s)", medium.kind, medium.name,
-                         medium.describe())
-            except (MediumError, OSError) as err:
-                log.error("%s", err)
-        if not opened:
-            raise RuntimeError("no heartbeat medium could be opened; see the errors above")
-        return opened
-
     # -- receiving --------------------------------------------------------------
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
         self._check_pause(now)
-        for raw in medium.receive():
+        try:
+            received = medium.receive()
+        except MediumFailed as err:
+            self.media.failed(medium, err)
+            return
+        for raw in received:
             self.counters["received"] += 1
             try:
                 packet = decode(raw, self._keys)
@@ -288,6 +280,10 @@ class HbcommService:
                 self._node_status(self._ctx.node, "active", "comm up")
                 self._next_status = now  # tell the peers at once
 
+    def _link_lost(self, link: str) -> None:
+        now = self._loop.clock()
+        self._liveness_events(self.liveness.link_lost(link), now)
+
     def _node_status(self, node: str, status: str, reason: str, silent_for: float = 0.0) -> None:
         previous = self._statuses.get(node, "init")
         if previous == status:
@@ -307,8 +303,11 @@ class HbcommService:
             except PacketError as err:
                 log.error("cannot send %s packet: %s", packet.type, err)
                 continue
-            for medium in self.media:
-                medium.send(raw)
+            for medium in self.media.live:
+                try:
+                    medium.send(raw)
+                except MediumFailed as err:
+                    self.media.failed(medium, err)
             self.counters["sent"] += 1
 
     def _send_to_cluster(self, msg: SendToCluster) -> object:
@@ -415,11 +414,7 @@ class HbcommService:
 
     def _local_links(self) -> tuple[LinkInfo, ...]:
         """Our own paths: up while sending on them works (a pulled cable fails sends)."""
-        status: dict[str, str] = {}
-        for medium in self.media:
-            up = medium.last_send_ok or status.get(medium.name) == "up"
-            status[medium.name] = "up" if up else "dead"
-        return tuple(LinkInfo(name, state) for name, state in status.items())
+        return tuple(LinkInfo(name, state) for name, state in self.media.local_links().items())
 
     def _get_parameter(self, msg: GetParameter) -> ParameterResult:
         values = self._config.ha.raw.get(msg.name)
@@ -441,9 +436,7 @@ class HbcommService:
                  "timing changes take effect when hbcomm restarts")
 
     def close(self) -> None:
-        for medium in self.media:
-            self._loop.remove_reader(medium.fileno())
-            medium.close()
+        self.media.close()
         if self.pinger is not None:
             self._loop.remove_reader(self.pinger.fileno())
             self.pinger.close()

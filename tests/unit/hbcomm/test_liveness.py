@@ -219,3 +219,15 @@ def test_a_new_silence_earns_a_new_grace() -> None:
     live.paused(112.0, 2.0)
     assert live.next_deadline() == 113.0
     assert live.tick(112.9) == []
+
+
+def test_a_lost_medium_is_dead_for_every_node_at_once_and_comes_back_when_heard() -> None:
+    live = liveness()
+    up(live)
+    live.heard("alice", "eth0", 100.0, True)
+    events = live.link_lost("eth0")
+    assert set(events) == {LinkDead("alice", "eth0"), LinkDead("bob", "eth0")}
+    assert live.link_status("bob", "eth0") == "dead" and live.link_status("bob", "eth1") == "up"
+    assert live.node_status("bob") == "active"
+    assert live.link_lost("eth0") == []
+    assert live.heard("bob", "eth0", 100.5, True, status="active") == [LinkUp("bob", "eth0")]

@@ -1,0 +1,88 @@
+"""MediaSet over a real pty and a real loop, on a hand-driven clock: a hung-up line
+is closed at once (no reader left to spin on), its link reported lost, and it is
+reopened on the backoff schedule once a tty is back under the same path."""
+
+from __future__ import annotations
+
+import os
+import tty
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster.bus.loop import Loop
+from cluster.config.hacf import Medium
+from cluster.hbcomm.media import MediumFailed, Transport
+from cluster.hbcomm.mediaset import MediaSet
+
+
+class _Pty:
+    """One end of a cable: a pty pair whose slave is reached through `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self._slave = slave
+        path.unlink(missing_ok=True)
+        path.symlink_to(os.ttyname(slave))
+
+    def hang_up(self) -> None:
+        os.close(self.master)
+        os.close(self._slave)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[tuple[Loop, list[float], MediaSet, list[str],
+                                              list[Transport], Counter[str], Path]]:
+    clock = [1000.0]  # the loop's time, moved by hand
+    loop = Loop(lambda: clock[0])
+    path = tmp_path / "ttyS0"
+    lost: list[str] = []
+    readable: list[Transport] = []
+    counters: Counter[str] = Counter()
+    media = MediaSet(loop, [Medium("serial", str(path), baud=115200, line=3)],
+                     on_readable=readable.append, on_lost=lost.append, counters=counters)
+    yield loop, clock, media, lost, readable, counters, path
+    media.close()
+    loop.close()
+
+
+def test_a_hung_up_line_is_closed_reported_and_reopened_on_schedule(
+        harness: tuple[Loop, list[float], MediaSet, list[str], list[Transport], Counter[str],
+                       Path]
+) -> None:
+    loop, clock, media, lost, readable, counters, path = harness
+    first = _Pty(path)
+    media.open_all()
+    assert [t.name for t in media.live] == [str(path)]
+    transport = media.live[0]
+    first.hang_up()
+    loop.run_once(max_wait=1.0)
+    assert readable == [transport]
+    with pytest.raises(MediumFailed, match="hung up") as caught:
+        transport.receive()
+    media.failed(transport, caught.value)  # what the shell does
+    assert media.live == [] and lost == [str(path)] and counters["media_failures"] == 1
+    assert media.local_links() == {str(path): "dead"}
+    readable.clear()
+    loop.run_once(max_wait=0.05)
+    assert readable == [], "a closed medium must not wake the loop"
+
+    path.unlink()  # the adapter is gone: reopening fails at +1 s, retried at +3 s
+    clock[0] += 1.0
+    loop.run_once(max_wait=0)
+    assert media.live == []
+    second = _Pty(path)
+    clock[0] += 1.9
+    loop.run_once(max_wait=0)
+    assert media.live == [], "not before its time"
+    clock[0] += 0.1
+    loop.run_once(max_wait=0)
+    assert [t.name for t in media.live] == [str(path)] and counters["media_reopened"] == 1
+    os.write(second.master, b"\xc0frame\xc0")
+    loop.run_once(max_wait=1.0)
+    assert readable == media.live
+    assert media.live[0].receive() == [b"frame"]
+    second.hang_up()
