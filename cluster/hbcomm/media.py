@@ -42,6 +42,10 @@ class MediumError(OSError):
     """A medium could not be opened; the text names the medium and the cause."""
 
 
+class MediumUnsupported(MediumError):
+    """A medium kind hbcomm cannot open at all: reopening would never help."""
+
+
 class MediumFailed(MediumError):
     """An open medium's device is gone; only closing and reopening can help.
     The text is the cause alone: the shell's log line names the medium."""
@@ -77,6 +81,9 @@ class UdpMedium:
         self.kind = medium.kind
         self.sent = self.send_errors = self.received = 0
         self.last_send_ok = False
+        if medium.kind not in ("bcast", "mcast", "ucast"):
+            raise MediumUnsupported(f"cannot open {medium.kind} {medium.device} (ha.cf line "
+                                    f"{medium.line}): this medium kind is not supported yet")
         port = medium.port or 694
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -100,11 +107,9 @@ class UdpMedium:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP,
                                 1 if medium.loop else 0)
                 self._dest = (medium.group, port)
-            elif medium.kind == "ucast":
+            else:
                 assert medium.peer is not None
                 self._dest = (socket.gethostbyname(medium.peer), port)
-            else:
-                raise MediumError(f"medium kind {medium.kind} is not supported yet")
             sock.bind(("", port))
             sock.setblocking(False)
         except OSError as err:

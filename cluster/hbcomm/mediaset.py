@@ -8,7 +8,8 @@ minute at most, and a loop timer reopens it on the :mod:`~cluster.hbcomm.backoff
 schedule: 1 s doubling to 30 s.  A replugged cable or a re-created interface
 with the same name therefore comes back by itself; a reopened UDP socket binds
 to the new interface and joins its multicast group afresh.  A medium that could
-not be opened at start is retried the same way.
+not be opened at start is retried the same way (unless hbcomm cannot drive its
+kind at all).
 
 ``live`` is the list the send path walks; it is replaced, never changed in
 place, so a failure in the middle of a send does not disturb the walk.
@@ -26,7 +27,7 @@ from cluster.bus.loop import Loop, Timer
 from cluster.common.logs import RateLimiter
 from cluster.config.hacf import Medium
 from cluster.hbcomm.backoff import Backoff, BackoffPolicy
-from cluster.hbcomm.media import MediumError, Transport, open_medium
+from cluster.hbcomm.media import MediumError, MediumUnsupported, Transport, open_medium
 
 __all__ = ["MediaSet"]
 
@@ -76,6 +77,8 @@ class MediaSet:
         for slot in self._slots:
             try:
                 self._attach(slot, open_medium(slot.config), now)
+            except MediumUnsupported as err:
+                log.error("%s; this medium is not used", err)
             except (MediumError, OSError) as err:
                 slot.down_since = now
                 retry = self._retry_later(slot, now)

@@ -86,3 +86,33 @@ def test_a_hung_up_line_is_closed_reported_and_reopened_on_schedule(
     assert readable == media.live
     assert media.live[0].receive() == [b"frame"]
     second.hang_up()
+
+
+def test_a_medium_missing_at_start_is_retried_and_an_unsupported_kind_is_not(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = [1000.0]
+    loop = Loop(lambda: clock[0])
+    there, missing = tmp_path / "ttyS0", tmp_path / "ttyS1"
+    counters: Counter[str] = Counter()
+    media = MediaSet(loop, [Medium("serial", str(there), baud=115200, line=3),
+                            Medium("serial", str(missing), baud=115200, line=4),
+                            Medium("mcast6", "eth0", group="ff02::694", port=694, line=5)],
+                     on_readable=lambda _t: None, on_lost=lambda _l: None, counters=counters)
+    ends = [_Pty(there)]
+    try:
+        media.open_all()
+        assert [t.name for t in media.live] == [str(there)]
+        assert media.local_links() == {str(there): "dead", str(missing): "dead", "eth0": "dead"}
+        assert "ha.cf line 5): this medium kind is not supported yet; this medium is not used" \
+            in caplog.text
+        ends.append(_Pty(missing))
+        for _ in range(3):  # a retry for ttyS1 only, at +1 s
+            clock[0] += 1.0
+            loop.run_once(max_wait=0)
+        assert sorted(t.name for t in media.live) == [str(there), str(missing)]
+        assert counters["media_reopened"] == 1
+    finally:
+        media.close()
+        loop.close()
+        for end in ends:
+            end.hang_up()
