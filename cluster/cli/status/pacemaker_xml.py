@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from cluster.bus.messages.crmd import FailedAction, ResourceState
 from cluster.cli.status.view import StatusView, ctime, is_active
 
-__all__ = ["API_VERSION", "render_xml"]
+__all__ = ["API_VERSION", "bool_word", "render_xml"]
 
 API_VERSION = "2.25"
 #: crm_mon's "INFINITY" for a ban's score.
@@ -30,7 +30,7 @@ _ROLES = {"started": "Started", "starting": "Started", "stopping": "Started",
 _PENDING = {"starting": "Starting", "stopping": "Stopping"}
 
 
-def _bool(value: bool) -> str:
+def bool_word(value: bool) -> str:
     return "true" if value else "false"
 
 
@@ -41,7 +41,7 @@ def _summary(root: ET.Element, view: StatusView) -> None:
     if status.dc is not None:
         ET.SubElement(summary, "current_dc", {
             "present": "true", "version": "", "name": status.dc, "id": status.dc,
-            "with_quorum": _bool(status.quorate)})
+            "with_quorum": bool_word(status.quorate)})
     else:
         ET.SubElement(summary, "current_dc", {"present": "false"})
     ET.SubElement(summary, "last_update", {"time": ctime(view.now)})
@@ -54,7 +54,7 @@ def _summary(root: ET.Element, view: StatusView) -> None:
     ET.SubElement(summary, "resources_configured", {
         "number": str(len(status.resources)), "disabled": "0", "blocked": "0"})
     ET.SubElement(summary, "cluster_options", {
-        "stonith-enabled": _bool(status.stonith), "symmetric-cluster": "true",
+        "stonith-enabled": bool_word(status.stonith), "symmetric-cluster": "true",
         "no-quorum-policy": "stop", "maintenance-mode": "false",
         "stop-all-resources": "false", "stonith-timeout-ms": "0",
         "priority-fencing-delay-ms": "0"})
@@ -64,19 +64,19 @@ def _nodes(root: ET.Element, view: StatusView) -> None:
     nodes = ET.SubElement(root, "nodes")
     for node in view.status.nodes:
         ET.SubElement(nodes, "node", {
-            "name": node.name, "id": node.name, "online": _bool(node.member),
-            "standby": _bool(bool(node.standby)), "standby_onfail": "false",
-            "maintenance": "false", "pending": "false", "unclean": _bool(node.unclean),
-            "shutdown": _bool(node.leaving), "expected_up": _bool(node.member),
-            "is_dc": _bool(node.name == view.status.dc),
+            "name": node.name, "id": node.name, "online": bool_word(node.member),
+            "standby": bool_word(bool(node.standby)), "standby_onfail": "false",
+            "maintenance": "false", "pending": "false", "unclean": bool_word(node.unclean),
+            "shutdown": bool_word(node.leaving), "expected_up": bool_word(node.member),
+            "is_dc": bool_word(node.name == view.status.dc),
             "resources_running": str(view.running_on(node.name)), "type": "member"})
 
 
 def _resource(parent: ET.Element, res: ResourceState) -> None:
     attrs = {"id": res.id, "resource_agent": res.agent,
-             "role": _ROLES.get(res.state, "Stopped"), "active": _bool(is_active(res)),
+             "role": _ROLES.get(res.state, "Stopped"), "active": bool_word(is_active(res)),
              "orphaned": "false", "blocked": "false", "managed": "true",
-             "failed": _bool(res.state == "failed"), "failure_ignored": "false",
+             "failed": bool_word(res.state == "failed"), "failure_ignored": "false",
              "nodes_running_on": "1" if res.node else "0"}
     if res.state in _PENDING:
         attrs["pending"] = _PENDING[res.state]

@@ -22,6 +22,7 @@ from cluster.bus.messages.crmd import (
     ResourceState,
     StatusResult,
 )
+from cluster.cli.status.cib import render_cib
 from cluster.cli.status.json_out import render_json
 from cluster.cli.status.pacemaker_xml import API_VERSION, render_xml
 from cluster.cli.status.text import render_text
@@ -221,3 +222,22 @@ def test_watch_on_a_terminal_restores_it_after_ctrl_c() -> None:
     text = out.getvalue()
     assert text.startswith("\x1b[?1049h") and "picture" in text
     assert text.endswith("\x1b[?25h\x1b[?1049l")
+
+
+def test_cib_has_what_ha_cluster_exporter_reads() -> None:
+    root = ET.fromstring(render_cib(_status()))
+    props = {p.get("name"): p.get("value")
+             for p in root.iterfind("configuration/crm_config/cluster_property_set/nvpair")}
+    assert props == {"cluster-infrastructure": "heartbeat", "stonith-enabled": "false",
+                     "migration-threshold": "3"}
+    assert [n.get("uname") for n in root.iterfind("configuration/nodes/node")] == [
+        "node1", "node2", "node3"]
+    standby = root.find("configuration/nodes/node[@uname='node2']/instance_attributes/nvpair")
+    assert standby is not None and standby.get("value") == "on"
+    web = root.find("configuration/resources/group")
+    assert web is not None and web.get("id") == VIP
+    assert [(p.get("id"), p.get("class"), p.get("type")) for p in web] == [
+        ("IPaddr::10.0.0.1_24_eth0", "heartbeat", "IPaddr"), ("httpd", "heartbeat", "httpd")]
+    ban = root.find("configuration/constraints/rsc_location")
+    assert ban is not None and ban.attrib == {"id": "cli-ban-web-on-node3", "rsc": VIP,
+                                              "node": "node3", "score": "-INFINITY"}
