@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from cluster.bus.client import BusError, request
 from cluster.bus.messages.crmd import GetStatus, StatusResult
-from cluster.cli.output import EXIT_OK, emit_json, run_tool
+from cluster.cli.output import EXIT_OK, bus_failure, emit_json, run_tool
 from cluster.cli.status.json_out import render_json
 from cluster.cli.status.pacemaker_xml import render_xml
 from cluster.cli.status.text import render_text
@@ -68,10 +68,11 @@ def _render(args: argparse.Namespace, view: StatusView) -> str:
 
 
 def _snapshot(args: argparse.Namespace) -> str:
+    """One picture for the watch; a stopped stack is shown, not fatal."""
     try:
         status = request(args.run_dir, "crmd", GetStatus(), timeout=_TIMEOUT)
     except BusError as err:
-        return f"{TOOL}: the cluster stack is not running or not answering ({err})"
+        return bus_failure(TOOL, err)[0]
     assert isinstance(status, StatusResult)
     return _render(args, _view(args, status))
 
@@ -83,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _DEFAULT_INTERVAL if args.watch else None)
     if interval is not None and interval <= 0:
         parser.error("-i/--interval must be positive")
-    if args.count is not None and args.count < 1:
-        parser.error("--count must be at least 1")
+    if args.count is not None and (args.count < 1 or interval is None):
+        parser.error("--count takes a number of at least 1, with -i/--watch")
     if interval is not None and not args.one_shot:
         if args.output_as == "json":
             parser.error("--output-as=json prints once; drop -i/--watch")

@@ -21,7 +21,7 @@ from cluster.bus.messages.crmd import FailedAction, ResourceState, StatusResult
 from cluster.bus.messages.hbcomm import GetNodes, NodeInfo, NodesResult
 from cluster.bus.messages.mon import MonServiceStatus, get_mon_status
 
-__all__ = ["Extras", "Sections", "StatusView", "ctime", "gather_extras"]
+__all__ = ["Extras", "Sections", "StatusView", "ctime", "gather_extras", "is_active"]
 
 _EXTRA_TIMEOUT = 0.5   # ping nodes and monitors are extras: never hold the answer up
 
