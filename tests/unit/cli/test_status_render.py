@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -241,3 +242,14 @@ def test_cib_has_what_ha_cluster_exporter_reads() -> None:
     ban = root.find("configuration/constraints/rsc_location")
     assert ban is not None and ban.attrib == {"id": "cli-ban-web-on-node3", "rsc": VIP,
                                               "node": "node3", "score": "-INFINITY"}
+
+
+def test_watch_ends_on_sigterm_like_ctrl_c() -> None:
+    def terminated(_seconds: float) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    out = _Tty()
+    watch(lambda: "picture", 1.0, out, sleep=terminated)
+    assert out.getvalue().endswith("\x1b[?25h\x1b[?1049l")
+    assert signal.getsignal(signal.SIGTERM) == before

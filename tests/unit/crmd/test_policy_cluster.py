@@ -144,6 +144,23 @@ def test_hb_standby_and_hb_takeover_move_the_group() -> None:
     assert sim.max_owners[VIP] == 1
 
 
+def test_the_last_change_names_the_tool_and_node_on_every_node() -> None:
+    sim = started(CrmdSim())
+    boot = sim.status("node2").last_change
+    assert boot is not None and boot.tool == "cluster-mcp"
+    reply = sim.request("node1", Standby("all", 30.0, "crm_standby"))
+    sim.run_until(lambda: reply.value is not None)
+    sim.run_until(lambda: (c := sim.status("node2").last_change) is not None
+                  and c.tool == "crm_standby")
+    change = sim.status("node2").last_change
+    assert change is not None and change.node == "node1" and change.when >= boot.when
+    assert sim.status("node1").last_change == change
+    reply = sim.request("node2", Takeover("all", 30.0))
+    sim.run_until(lambda: reply.value is not None)
+    sim.run_until(lambda: (c := sim.status("node1").last_change) is not None
+                  and (c.tool, c.node) == ("hb_takeover", "node2"))
+
+
 def test_clear_standby_lifts_it_without_moving_anything() -> None:
     sim = started(CrmdSim(auto_failback="on"))
     reply = sim.request("node1", Standby("all", 30.0))
