@@ -23,6 +23,8 @@ from cluster.bus.messages.crmd import (
     ResourceState,
     StatusResult,
 )
+from cluster.cli import cibadmin, crm_status
+from cluster.cli.output import EXIT_NOT_RUNNING
 from cluster.cli.status.cib import render_cib
 from cluster.cli.status.json_out import render_json
 from cluster.cli.status.pacemaker_xml import API_VERSION, render_xml
@@ -253,3 +255,15 @@ def test_watch_ends_on_sigterm_like_ctrl_c() -> None:
     watch(lambda: "picture", 1.0, out, sleep=terminated)
     assert out.getvalue().endswith("\x1b[?25h\x1b[?1049l")
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("argv", [["-X", "--inactive"], ["--output-as=xml", "-f", "-L"],
+                                  ["-1", "-r"]])
+def test_crm_mons_flags_are_accepted_and_no_stack_exits_12(
+        tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert crm_status.main(["--run-dir", str(tmp_path), *argv]) == EXIT_NOT_RUNNING
+    assert cibadmin.main(["--run-dir", str(tmp_path), "--query", "--local"]) == \
+        EXIT_NOT_RUNNING
+    err = capsys.readouterr().err
+    assert "crm_status: the cluster stack is not running" in err
+    assert "cibadmin: the cluster stack is not running" in err
