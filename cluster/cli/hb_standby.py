@@ -37,8 +37,8 @@ def _main(tool: str, argv: Sequence[str] | None) -> int:
         parser.error("--timeout must be positive")
 
     def body() -> int:
-        msg = (Standby(args.which, args.timeout) if tool == "hb_standby"
-               else Takeover(args.which, args.timeout))
+        msg = (Standby(args.which, args.timeout, tool) if tool == "hb_standby"
+               else Takeover(args.which, args.timeout, tool))
         if tool == "hb_standby":
             print(f"Going standby [{args.which}].")
         else:

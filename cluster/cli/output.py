@@ -28,20 +28,24 @@ def fail(tool: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def bus_failure(tool: str, err: BusError) -> tuple[str, int]:
+    """The line a tool prints for a bus failure, and its exit code."""
+    if isinstance(err, NotRunning):
+        return (f"{tool}: the cluster stack is not running or not answering ({err})",
+                EXIT_NOT_RUNNING)
+    if isinstance(err, RemoteError):
+        return f"{tool}: {err}", EXIT_NEGATIVE
+    return f"{tool}: {err}", EXIT_UNKNOWN
+
+
 def run_tool(tool: str, body: Callable[[], int]) -> int:
     """Run a tool's body, turning bus failures into one line and an exit code."""
     try:
         return body()
-    except NotRunning as err:
-        print(f"{tool}: the cluster stack is not running or not answering ({err})",
-              file=sys.stderr)
-        return EXIT_NOT_RUNNING
-    except RemoteError as err:
-        print(f"{tool}: {err}", file=sys.stderr)
-        return EXIT_NEGATIVE
     except BusError as err:
-        print(f"{tool}: {err}", file=sys.stderr)
-        return EXIT_UNKNOWN
+        line, code = bus_failure(tool, err)
+        print(line, file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return EXIT_UNKNOWN
 

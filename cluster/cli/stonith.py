@@ -7,6 +7,7 @@ original does::
     stonith -L                                   # device types, one per line
     stonith -t TYPE -n                           # its parameter names, in positional order
     stonith -t TYPE -h                           # what the type is
+    stonith -t TYPE -m                           # its XML metadata (an OCF resource-agent)
     stonith -t TYPE {name=value...|-p "PARAMS"|-F FILE} [-c N] [-l] [-S] [-T reset|on|off] [NODE]
 
 ``-S`` checks the device (``info: TYPE device OK.`` / ``ERROR: TYPE device
@@ -46,6 +47,7 @@ from cluster.bus.messages.stonithd import (
 from cluster.cli.output import table
 from cluster.runtime.paths import DEFAULT_CONF_DIR, add_run_dir_argument
 from cluster.stonithd.devices import parse_named, r1_params
+from cluster.stonithd.metadata import metadata_xml
 from cluster.stonithd.outcome import ACTIONS, Code, Deadline, Outcome
 from cluster.stonithd.registry import config_names, describe_type, list_types
 from cluster.stonithd.runner import run_operation
@@ -72,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-L", action="store_true", help="list the device types")
     parser.add_argument("-t", dest="type", help="device type (see -L)")
     parser.add_argument("-n", action="store_true", help="print the type's parameter names")
+    parser.add_argument("-m", action="store_true", dest="metadata",
+                        help="print the type's XML metadata")
     parser.add_argument("-h", action="store_true", dest="type_help",
                         help="describe the type given with -t (alone: this help)")
     parser.add_argument("--help", action="help", help="show this help")
@@ -165,6 +169,12 @@ class _Tool:
             if isinstance(names, Outcome):
                 return self.report(names)
             print(" ".join(names))
+            return int(Code.OK)
+        if args.metadata:
+            document = metadata_xml(args.type, conf_dir, Deadline(self.timeout()))
+            if isinstance(document, Outcome):
+                return self.report(document)
+            print(document, end="")
             return int(Code.OK)
         if args.type_help:
             print(f"{args.type}: {describe_type(args.type)}")

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from cluster.bus.loop import Loop
-from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, NodeResources
+from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
 from cluster.bus.server import Publisher
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
@@ -103,6 +103,7 @@ class LocalNode:
         self.leaving = False
         self.standby = ""
         self.standby_seq = 0
+        self.last_change: LastChange | None = None
         self.wants: set[str] = set()
         self.failures: list[FailedAction] = []
         self._seq = 0
@@ -194,7 +195,8 @@ class LocalNode:
 
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
-                           self.standby, frozenset(self.wants), self.standby_seq)
+                           self.standby, frozenset(self.wants), self.standby_seq,
+                           self.last_change)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:

@@ -6,8 +6,9 @@ Role: pure conversions.  :func:`to_report` turns a peer's
 ``ValueError`` on a state word it does not know); :func:`local_message`
 builds our own broadcast from :class:`~cluster.crmd.transition.LocalGroups`;
 :func:`build_status` assembles the :class:`StatusResult` that ``crm_status``
-prints; :func:`group_line` spells a group as Heartbeat's ResourceManager logs
-it (``node1 IPaddr::10.0.0.1/24/eth0 httpd``); :func:`policy_config` reads
+prints (:func:`newest_change` picks its "Last change"); :func:`group_line`
+spells a group as Heartbeat's ResourceManager logs it
+(``node1 IPaddr::10.0.0.1/24/eth0 httpd``); :func:`policy_config` reads
 the policy's inputs out of the configuration.
 """
 
@@ -17,8 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.bus.messages.crmd import (
+    FailCount,
     FailedAction,
     GroupReport,
+    LastChange,
     NodeResources,
     NodeState,
     ResourceState,
@@ -35,6 +38,7 @@ __all__ = [
     "build_status",
     "group_line",
     "local_message",
+    "newest_change",
     "policy_config",
     "to_report",
 ]
@@ -66,6 +70,7 @@ class LocalFlags:
     standby: str
     wants: frozenset[str]
     standby_seq: int = 0
+    last_change: LastChange | None = None
 
 
 def to_report(msg: NodeResources) -> NodeReport:
@@ -88,7 +93,7 @@ def local_message(flags: LocalFlags, local: LocalGroups,
                          joined=flags.joined, leaving=flags.leaving, standby=flags.standby,
                          wants=tuple(sorted(flags.wants)), groups=tuple(groups),
                          failures=tuple(failures[-MAX_REPORTED_FAILURES:]),
-                         standby_seq=flags.standby_seq)
+                         standby_seq=flags.standby_seq, last_change=flags.last_change)
 
 
 def _node_states(state: ClusterState, names: Iterable[str],
@@ -129,9 +134,25 @@ def _resources(state: ClusterState, group: ResourceGroup) -> list[ResourceState]
     return out
 
 
+def _fail_counts(state: ClusterState, keys: Sequence[str]) -> list[FailCount]:
+    out = []
+    for name in state.members:
+        report = state.node(name).trusted_report
+        if report is not None:
+            out += [FailCount(name, key, count) for key in keys
+                    if (count := report.group(key).fail_count)]
+    return out
+
+
+def newest_change(changes: Iterable[LastChange | None]) -> LastChange | None:
+    """The cluster's "Last change": the newest any node reported."""
+    return max((c for c in changes if c is not None), key=lambda c: c.when, default=None)
+
+
 def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
                  failures: Mapping[str, Sequence[FailedAction]],
-                 notices: Sequence[str] = ()) -> StatusResult:
+                 notices: Sequence[str] = (),
+                 last_change: LastChange | None = None) -> StatusResult:
     view = state.view
     names = sorted(set(config.nodes) | set(state.members))
     resources = [r for group in config.groups for r in _resources(state, group)]
@@ -143,4 +164,6 @@ def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
         formed=view is not None, stonith=config.stonith,
         nodes=tuple(_node_states(state, names, keys)),
         groups=tuple(keys), resources=tuple(resources),
-        failed_actions=tuple(failed), notices=(*plan.notes, *notices))
+        failed_actions=tuple(failed), notices=(*plan.notes, *notices),
+        last_change=last_change, fail_counts=tuple(_fail_counts(state, keys)),
+        failure_threshold=config.failure_threshold)

@@ -27,7 +27,9 @@ and the plan's notes and the fencer's notices (``crm_status``) say why.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from cluster.bus import codec, endpoints
 from cluster.bus.client import BusError
@@ -41,6 +43,7 @@ from cluster.bus.messages.crmd import (
     Command,
     FailedAction,
     GetStatus,
+    LastChange,
     NodeResources,
     Standby,
     StatusResult,
@@ -58,7 +61,7 @@ from cluster.crmd.memory import FILE_NAME as MEMORY_FILE
 from cluster.crmd.memory import Memory, MemoryFile
 from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
 from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
-from cluster.crmd.report import build_status, policy_config, to_report
+from cluster.crmd.report import build_status, newest_change, policy_config, to_report
 from cluster.crmd.state import (
     ClusterState,
     NodeReport,
@@ -79,6 +82,16 @@ EVAL_INTERVAL = 1.0
 REFRESH_INTERVAL = 5.0
 _VIEW_RETRY = 1.0
 _REQUEST_TIMEOUT = 2.0
+#: The files whose newest change time is the configuration's "Last change".
+_CONFIG_FILES = ("ha.cf", "haresources")
+
+
+def config_change(conf_dir: Path, node: str) -> LastChange:
+    """The configuration as this node loaded it: its files' newest mtime, by cluster-mcp."""
+    times = [path.stat().st_mtime for name in _CONFIG_FILES
+             if (path := conf_dir / name).exists()]
+    return LastChange(max(times, default=time.time()), "cluster-mcp", node)
+
 
 class CrmdService:
     def __init__(self, ctx: DaemonContext, executor: Executor | None = None,
@@ -96,6 +109,7 @@ class CrmdService:
         self._warned: set[str] = set()
         self._seen_seq: dict[str, int] = {}
         self._failures: dict[str, tuple[FailedAction, ...]] = {}
+        self._changes: dict[str, LastChange | None] = {}
         self._eval_pending = False
         self._send_errors = RateLimiter(interval=10.0)
         self.publisher = ctx.publisher()
@@ -106,6 +120,7 @@ class CrmdService:
             executor if executor is not None else Executor(ctx.loop, ctx.paths.conf_dir),
             self.publisher, self._send, self._changed, self._policy.failure_threshold,
             memory if memory is not None else MemoryFile(ctx.paths.run_dir / MEMORY_FILE))
+        self.local.last_change = config_change(ctx.config.directory, ctx.node)
         self.server = ctx.control_server({
             GetStatus: self._get_status, Standby: self._standby, Takeover: self._takeover,
             ClearStandby: self._clear_standby, CleanupResource: self._cleanup,
@@ -212,6 +227,7 @@ class CrmdService:
                      "stopped there", src)
         self._tracker.on_report(src, report)
         self._failures[src] = msg.failures
+        self._changes[src] = msg.last_change
         last = self._seen_seq.get(src)
         if last is None or msg.seq <= last:
             self.local.report_soon()     # a crmd (re)started there: tell it about us now
@@ -314,8 +330,13 @@ class CrmdService:
         notices = self._fencer.notices()
         failures = dict(self._failures)
         failures[self._node] = tuple(self.local.failures)
+        change = newest_change([self.local.last_change, *self._changes.values()])
         return build_status(state, self._policy, decide(state, self._policy), failures,
-                            notices)
+                            notices, change)
+
+    def _record_change(self, client: str, default: str) -> None:
+        """A request changed intent: it is the cluster's "Last change" (sent in our report)."""
+        self.local.last_change = LastChange(time.time(), client or default, self._node)
 
     def _standby(self, msg: Standby) -> object:
         state = self.state()
@@ -324,6 +345,7 @@ class CrmdService:
         if isinstance(plan, Refused):
             return ErrorResult(plan.code, plan.message)
         log.info("Going standby [%s].", msg.which)
+        self._record_change(msg.client, "hb_standby")
         self.local.standby = standby_union(self.local.standby, msg.which)
         self.local.standby_seq = 1 + max((state.node(n).standby_seq for n in state.nodes),
                                          default=0)
@@ -339,14 +361,16 @@ class CrmdService:
             return ErrorResult(plan.code, plan.message)
         which = "local" if msg.which == "failback" else msg.which
         log.info("Taking over [%s]: %s", msg.which, ", ".join(plan.groups) or "nothing to do")
+        self._record_change(msg.client, "hb_takeover")
         self.local.standby = standby_remove(self.local.standby, which)
         self.local.wants.update(plan.groups)
         return self._wait(plan, "this node already holds them")
 
-    def _clear_standby(self, _msg: ClearStandby) -> OkResult:
+    def _clear_standby(self, msg: ClearStandby) -> OkResult:
         if not self.local.standby:
             return OkResult("this node is not in standby")
         log.info("Standby [%s] lifted.", self.local.standby)
+        self._record_change(msg.client, "crm_standby")
         self.local.standby = ""
         self.local.report_soon()
         return OkResult("standby lifted")
@@ -381,5 +405,6 @@ class CrmdService:
         if keys is None:
             return ErrorResult("unknown_resource", f"no group or resource {msg.target!r}")
         self.local.cleanup(keys)
+        self._record_change(msg.client, "crm_resource")
         self._send(CleanupRequested(msg.target), None, None)
         return OkResult(f"cleaned up {', '.join(keys)} on every node")

@@ -184,12 +184,12 @@ class IpfailService:
                 log.warning("node %s reaches %d ping node(s), this node only %d: giving up "
                             "our resources (standby)", action.best_peer, action.theirs,
                             action.mine)
-                self._crmd.call(Standby("all", _MOVE_TIMEOUT), _MOVE_TIMEOUT + 5,
+                self._crmd.call(Standby("all", _MOVE_TIMEOUT, "ipfail"), _MOVE_TIMEOUT + 5,
                                 self._log_failure("standby"))
             elif isinstance(action, Recover):
                 log.info("uplink recovered (%d ping node(s) reachable): leaving standby",
                          action.mine)
-                self._crmd.call(ClearStandby(), 10.0, self._after_clear)
+                self._crmd.call(ClearStandby("ipfail"), 10.0, self._after_clear)
         self._arm()
 
     def _after_clear(self, reply: object) -> None:
@@ -198,7 +198,7 @@ class IpfailService:
             return
         if self._config.ha.auto_failback == "on":
             log.info("auto_failback on: taking our own resource groups back")
-            self._crmd.call(Takeover("local", _MOVE_TIMEOUT), _MOVE_TIMEOUT + 5,
+            self._crmd.call(Takeover("local", _MOVE_TIMEOUT, "ipfail"), _MOVE_TIMEOUT + 5,
                             self._log_failure("takeover"))
 
     def _log_failure(self, what: str) -> Any:

@@ -74,6 +74,14 @@ class ExternalPlugin:
         failed = result.failure(Code.BADCONFIG, f"{plugin.type}: getconfignames", "no output")
         return failed if failed is not None else tuple(result.stdout.split())
 
+    @classmethod
+    def info(cls, script: Path, what: str, deadline: Deadline) -> str | None:
+        """``getinfo-WHAT`` (devid, devdescr, xml...): the script's words, or None."""
+        result = cls(script.name, script, {})._run(deadline, f"getinfo-{what}")
+        if isinstance(result, Outcome) or result.returncode != 0:
+            return None
+        return result.stdout.strip() or None
+
     def device_id(self) -> str:
         return self.type
 

@@ -74,6 +74,21 @@ class FailedAction:
 
 @message
 @dataclass(frozen=True, slots=True)
+class LastChange:
+    """The newest change of configuration or intent, for crm_status's "Last change".
+
+    ``when`` is wall-clock time; ``tool`` the command or daemon that made it
+    (hb_standby, crm_resource, cluster-mcp for the configuration it loaded);
+    ``node`` where it was made.
+    """
+
+    when: float
+    tool: str
+    node: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
 class RespawnMemory:
     """What crmd keeps across its own respawns (the file ``crmd.state`` in the
     run directory; never sent on the bus).  See :mod:`cluster.crmd.memory`."""
@@ -97,6 +112,8 @@ class NodeResources:
     ``standby_seq`` orders standby requests cluster-wide (one more than the
     highest the sender had seen when it went standby): when every node is in
     standby for a group, the most recent request wins, as in Heartbeat.
+    ``last_change`` is the newest change made through this node (the newest
+    over all reports is the cluster's "Last change").
     """
 
     node: str
@@ -109,6 +126,7 @@ class NodeResources:
     groups: tuple[GroupReport, ...]
     failures: tuple[FailedAction, ...]
     standby_seq: int = 0
+    last_change: LastChange | None = None
 
 
 @message
@@ -168,6 +186,30 @@ class ResourceState:
 
 @message
 @dataclass(frozen=True, slots=True)
+class FailCount:
+    """A group's fail count on one node (crm_mon's Migration Summary)."""
+
+    node: str
+    group: str
+    count: int
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A group kept off a node (crm_mon's negative location constraint).
+
+    ``expires`` is wall-clock time, or None until cleared.
+    """
+
+    id: str
+    group: str
+    node: str
+    expires: float | None = None
+
+
+@message
+@dataclass(frozen=True, slots=True)
 class StatusResult:
     local: str
     dc: str | None
@@ -181,6 +223,10 @@ class StatusResult:
     resources: tuple[ResourceState, ...]
     failed_actions: tuple[FailedAction, ...]
     notices: tuple[str, ...]          # why something cannot run, for people
+    last_change: LastChange | None = None
+    fail_counts: tuple[FailCount, ...] = ()
+    failure_threshold: int = 0        # fail count at which a group leaves a node
+    bans: tuple[Ban, ...] = ()
 
 
 @message
@@ -194,6 +240,7 @@ class Standby:
 
     which: str = "all"
     timeout: float = 120.0
+    client: str = ""    # the asking tool, for "Last change ... by TOOL"
 
 
 @message
@@ -203,6 +250,7 @@ class Takeover:
 
     which: str = "all"
     timeout: float = 120.0
+    client: str = ""
 
 
 @message
@@ -214,6 +262,8 @@ class ClearStandby:
     or an explicit Takeover (Pacemaker's ``crm_standby -D``).
     """
 
+    client: str = ""
+
 
 @message
 @dataclass(frozen=True, slots=True)
@@ -221,6 +271,7 @@ class CleanupResource:
     """crm_resource --cleanup: forget failures of a group or resource ("" = all)."""
 
     target: str = ""
+    client: str = ""
 
 
 # --- events ---------------------------------------------------------------------------

@@ -16,7 +16,10 @@ from cluster.bus.messages.crmd import (
     Standby,
     Takeover,
 )
-from cluster.cli.crm_status import render_json, render_text, render_xml
+from cluster.cli.status.json_out import render_json
+from cluster.cli.status.pacemaker_xml import render_xml
+from cluster.cli.status.text import render_text
+from cluster.cli.status.view import StatusView
 
 from .crmdsim import HARESOURCES, VIP, CrmdSim
 
@@ -141,6 +144,23 @@ def test_hb_standby_and_hb_takeover_move_the_group() -> None:
     assert sim.max_owners[VIP] == 1
 
 
+def test_the_last_change_names_the_tool_and_node_on_every_node() -> None:
+    sim = started(CrmdSim())
+    boot = sim.status("node2").last_change
+    assert boot is not None and boot.tool == "cluster-mcp"
+    reply = sim.request("node1", Standby("all", 30.0, "crm_standby"))
+    sim.run_until(lambda: reply.value is not None)
+    sim.run_until(lambda: (c := sim.status("node2").last_change) is not None
+                  and c.tool == "crm_standby")
+    change = sim.status("node2").last_change
+    assert change is not None and change.node == "node1" and change.when >= boot.when
+    assert sim.status("node1").last_change == change
+    reply = sim.request("node2", Takeover("all", 30.0))
+    sim.run_until(lambda: reply.value is not None)
+    sim.run_until(lambda: (c := sim.status("node1").last_change) is not None
+                  and (c.tool, c.node) == ("hb_takeover", "node2"))
+
+
 def test_clear_standby_lifts_it_without_moving_anything() -> None:
     sim = started(CrmdSim(auto_failback="on"))
     reply = sim.request("node1", Standby("all", 30.0))
@@ -242,7 +262,7 @@ def test_stonith_configured_but_unavailable_keeps_the_group_stopped() -> None:
     status = sim.status("node2")
     assert any("waiting for STONITH of node1" in n for n in status.notices)
     assert [n.unclean for n in status.nodes] == [True, False]
-    text = render_text(status)
+    text = render_text(StatusView(status))
     assert "UNCLEAN (offline)" in text
     assert "STONITH unavailable in this simulation" in text
     assert set(sim.fence_requests) == {"node1"}
@@ -369,17 +389,18 @@ def test_no_quorum_stops_everything() -> None:
 def test_status_renders_as_json_xml_and_text() -> None:
     sim = started(CrmdSim())
     status = sim.status("node1")
-    data = render_json(status)
-    assert set(data) == {"nodes", "resources", "membership", "failed_actions"}
+    data = render_json(StatusView(status))
+    assert set(data) == {"nodes", "resources", "membership", "failed_actions", "last_change"}
+    assert data["last_change"]["tool"] == "cluster-mcp"
     assert data["nodes"] == [{"name": "node1", "state": "online"},
                              {"name": "node2", "state": "online"}]
     assert data["resources"][0] == {"id": "IPaddr::10.231.1.200_24_eth0", "group": VIP,
                                     "agent": "IPaddr", "state": "started", "node": "node1"}
     assert data["membership"] == {"instance": 1, "members": ["node1", "node2"],
                                   "quorate": True}
-    xml = render_xml(status)
-    assert '<current_dc present="true" name="node1" with_quorum="true"' in xml
-    text = render_text(status)
+    xml = render_xml(StatusView(status))
+    assert 'name="node1" id="node1" with_quorum="true"' in xml
+    text = render_text(StatusView(status))
     assert "Current DC: node1 - partition with quorum" in text
     assert "Online: [ node1 node2 ]" in text
     assert "* Resource Group: " + VIP + ":" in text

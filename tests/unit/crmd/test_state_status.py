@@ -10,6 +10,10 @@ import pytest
 from cluster.bus.messages.crmd import FailedAction, NodeState, ResourceState, StatusResult
 from cluster.cli import crm_status, hb_standby
 from cluster.cli.output import EXIT_NOT_RUNNING
+from cluster.cli.status.json_out import render_json
+from cluster.cli.status.pacemaker_xml import render_xml
+from cluster.cli.status.text import render_text
+from cluster.cli.status.view import Extras, StatusView
 from cluster.config.haresources import parse_haresources
 from cluster.crmd.localnode import monitor_interval, resolve_target
 from cluster.crmd.moves import LEGACY_REFUSAL, Refused, plan_standby, plan_takeover
@@ -71,7 +75,7 @@ def _status(**overrides: object) -> StatusResult:
 
 
 def test_text_output_has_the_crm_mon_sections() -> None:
-    text = crm_status.render_text(_status())
+    text = render_text(StatusView(_status()))
     assert "Current DC: node1 - partition with quorum" in text
     assert "Membership: instance 3, members [ node1 ]" in text
     assert "2 nodes configured" in text
@@ -83,12 +87,12 @@ def test_text_output_has_the_crm_mon_sections() -> None:
 
 
 def test_text_output_without_quorum_or_dc() -> None:
-    text = crm_status.render_text(_status(dc=None, quorate=False))
+    text = render_text(StatusView(_status(dc=None, quorate=False)))
     assert "Current DC: NONE - partition WITHOUT quorum" in text
 
 
 def test_json_output_has_exactly_the_documented_keys() -> None:
-    data = crm_status.render_json(_status())
+    data = render_json(StatusView(_status()))
     assert list(data) == ["nodes", "resources", "membership", "failed_actions"]
     assert data["resources"] == [{"id": "g", "group": "g", "agent": "IPaddr",
                                   "state": "failed", "node": "node1"}]
@@ -98,7 +102,7 @@ def test_json_output_has_exactly_the_documented_keys() -> None:
 
 def test_xml_output_is_shaped_like_crm_mon() -> None:
     import xml.etree.ElementTree as ET
-    root = ET.fromstring(crm_status.render_xml(_status()))
+    root = ET.fromstring(render_xml(StatusView(_status())))
     assert root.tag == "pacemaker-result"
     assert root.find("summary/current_dc").get("name") == "node1"  # type: ignore[union-attr]
     assert root.find("nodes/node[@name='node2']").get("online") == "false"  # type: ignore[union-attr]
@@ -170,7 +174,6 @@ def test_monitor_interval_follows_deadtime() -> None:
 def test_ping_nodes_and_monitors_join_text_and_json() -> None:
     from cluster.bus.messages.hbcomm import LinkInfo, NodeInfo
     from cluster.bus.messages.mon import MonServiceStatus
-    from cluster.cli.crm_status import Extras, render_json, render_text
 
     status = _status()
     router = NodeInfo("10.0.0.254", "dead", "ping", (LinkInfo("10.0.0.254", "dead"),))
@@ -181,11 +184,11 @@ def test_ping_nodes_and_monitors_join_text_and_json() -> None:
         retval=1, consecutive_failures=1, runs=2, failures=1, alerts_sent=1,
         alerts_pending=0, alerts_lost=0, history=(), downtimes=())
     extras = Extras((router,), (web,))
-    text = render_text(status, extras)
+    text = render_text(StatusView(status, extras))
     assert "Ping Nodes:\n  * 10.0.0.254: UNREACHABLE" in text
     assert "Service Monitors:\n  * servers/ping: failed (b)" in text
-    data = render_json(status, extras)
+    data = render_json(StatusView(status, extras))
     assert data["ping_nodes"] == [{"name": "10.0.0.254", "state": "dead"}]
     assert data["monitors"][0]["status"] == "failed"
-    assert list(render_json(status, Extras())) == ["nodes", "resources", "membership",
+    assert list(render_json(StatusView(status))) == ["nodes", "resources", "membership",
                                                    "failed_actions"]
