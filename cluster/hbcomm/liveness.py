@@ -190,6 +190,7 @@ class _Link:
 @dataclass(slots=True)
 class _Node:
     status: NodeStatus
+    since: float  # when we began to wait for it (start, or the reload that added it)
     ping: bool = False
     local: bool = False
     last_heard: float | None = None
@@ -213,14 +214,35 @@ class Liveness:
         self._nodes: dict[str, _Node] = {}
         link_names = tuple(links)
         for name in (*nodes, local_node):
-            self._nodes.setdefault(name, _Node(NodeStatus.INIT))
+            self._nodes.setdefault(name, _Node(NodeStatus.INIT, now))
         for name in ping_nodes:
-            self._nodes[name] = _Node(NodeStatus.INIT, ping=True)
+            self._nodes[name] = _Node(NodeStatus.INIT, now, ping=True)
         for name, node in self._nodes.items():
             if name == local_node:
                 node.status, node.local = NodeStatus.UP, True
             if not node.ping:
                 node.links = {link: _Link() for link in link_names}
+
+    def reconfigure(self, config: LivenessConfig, nodes: Iterable[str], now: float, *,
+                    links: Iterable[str], ping_nodes: Iterable[str]) -> None:
+        """A reload: new timers; nodes, ping nodes and links as listed now.
+
+        Nodes and links already known keep their state; a new node waits from
+        ``now`` (deadtime, not initdead, once comm is up); a removed one is
+        forgotten without an event, as if it had never been configured.
+        """
+        self._config = config
+        wanted = {name: False for name in (*nodes, self._local)}
+        wanted.update({name: True for name in ping_nodes})
+        link_names = tuple(links)
+        for name in [n for n, node in self._nodes.items()
+                     if n not in wanted or node.ping != wanted[n]]:
+            del self._nodes[name]
+        for name, ping in wanted.items():
+            node = self._nodes.setdefault(name, _Node(NodeStatus.INIT, now, ping=ping))
+            if ping:
+                continue
+            node.links = {link: node.links.get(link, _Link()) for link in link_names}
 
     # -- queries --------------------------------------------------------------------
 
@@ -349,7 +371,7 @@ class Liveness:
         return cfg.deadtime
 
     def _reference(self, node: _Node) -> float:
-        return self._start if node.last_heard is None else node.last_heard
+        return node.since if node.last_heard is None else node.last_heard
 
     def _settled(self) -> bool:
         return all(n.local or n.status is not NodeStatus.INIT for n in self._nodes.values())

@@ -44,6 +44,7 @@ from cluster.bus.messages.hbcomm import (
 from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
+from cluster.config.diff import diff_configs
 from cluster.hbcomm.channel import Channel, ChannelConfig
 from cluster.hbcomm.liveness import (
     CommUp,
@@ -431,9 +432,46 @@ class HbcommService:
         self._loop.call_later(linger, self._ctx.finish)
 
     def reload(self, config: ClusterConfig) -> None:
+        """Apply a new configuration live: keys, timers, media, nodes and ping nodes.
+
+        Keys: every key listed is accepted from now on and ``auth N`` signs
+        (Heartbeat's rotation). A new keepalive or deadtime goes out in a
+        heartbeat at once, so peers judge us by it without waiting.
+        """
+        diff = diff_configs(self._config, config)
         self._apply_config(config)
-        log.info("configuration reloaded: new authentication keys are in use; media and "
-                 "timing changes take effect when hbcomm restarts")
+        ha = config.ha
+        now = self._loop.clock()
+        if diff.media_changed:
+            self.media.replace(ha.media)
+        if diff.ping_added or diff.ping_removed:
+            self._replace_pinger(config)
+        for node in diff.nodes_removed:
+            self._statuses.pop(node, None)
+            self._transmit(self.channel.node_dead(node, now).send)
+        for node in (*diff.nodes_added, *(p.name for p in diff.ping_added)):
+            self._statuses.setdefault(node, "init")
+        for ping in diff.ping_removed:
+            self._statuses.pop(ping.name, None)
+        self.liveness.reconfigure(LivenessConfig.from_haconfig(ha), ha.nodes, now,
+                                  links=self.media.names(), ping_nodes=self._ping_names)
+        self._pause_threshold = pause_threshold(ha.keepalive)
+        if diff.timings:
+            self._next_status = now
+        log.info("configuration reloaded: %s",
+                 "; ".join(diff.lines("hbcomm")) or "nothing changed for hbcomm")
+        self._wake()
+
+    def _replace_pinger(self, config: ClusterConfig) -> None:
+        if self.pinger is not None:
+            self._loop.remove_reader(self.pinger.fileno())
+            self.pinger.close()
+        ping_nodes = config.ha.ping_nodes
+        self._ping_names = tuple(p.name for p in ping_nodes)
+        self.pinger = (Pinger(ping_nodes, self._keys.active_key.secret, self.generation)
+                       if ping_nodes else None)
+        if self.pinger is not None:
+            self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
 
     def close(self) -> None:
         self.media.close()

@@ -231,3 +231,25 @@ def test_a_lost_medium_is_dead_for_every_node_at_once_and_comes_back_when_heard(
     assert live.node_status("bob") == "active"
     assert live.link_lost("eth0") == []
     assert live.heard("bob", "eth0", 100.5, True, status="active") == [LinkUp("bob", "eth0")]
+
+
+def test_reconfigure_new_timers_nodes_links_and_ping_nodes() -> None:
+    live = liveness()
+    up(live)
+    longer = LivenessConfig(keepalive=1.0, warntime=6.0, deadtime=10.0, initdead=20.0,
+                            deadping=8.0, use_peer_deadtime=False)
+    live.reconfigure(longer, ("alice", "bob", "carol"), 102.0, links=("eth1", "eth2"),
+                     ping_nodes=("10.0.0.254",))
+    assert live.nodes() == ("alice", "bob", "carol", "10.0.0.254")
+    assert live.links("bob") == ("eth1", "eth2")
+    assert live.link_status("bob", "eth1") == "up", "a kept link keeps its state"
+    assert live.node_status("bob") == "active" and live.node_status("carol") == "init"
+    # bob was last heard at 100: the new deadtime counts; carol and the ping node
+    # wait from 102.
+    assert live.tick(105.0) == []
+    assert live.tick(110.0) == [LinkDead("bob", "eth1"), NodeDead("bob", 10.0),
+                                NodeDead("10.0.0.254", 8.0)]
+    assert live.tick(112.0) == [NodeDead("carol", 10.0)]
+    live.reconfigure(longer, ("alice",), 113.0, links=("eth1",), ping_nodes=())
+    assert live.nodes() == ("alice",)
+    assert live.tick(200.0) == []

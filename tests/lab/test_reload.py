@@ -1,0 +1,137 @@
+"""``cluster-mcp reload`` on live namespace clusters (issue #14 part 3).
+
+A wrong file changes nothing (exit 1, ``file:line``, every daemon keeps its pid
+and its configuration); heartbeat media added and removed by a reload show in
+``cl_status`` at once, without a restart and without a node ever declared dead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from cluster.bus.client import request
+from cluster.bus.messages.hbcomm import GetNodes, NodesResult
+from cluster.bus.messages.mcp import ChildrenResult, GetChildren
+from cluster.lab import Lab, Node
+from cluster.lab.events import EventLog
+from cluster.lab.waiting import wait_for
+
+HA_CF = """\
+keepalive 100ms
+deadtime 1
+warntime 500ms
+initdead 2
+auto_failback off
+{media}
+node n1 n2
+"""
+
+
+def _mcp(node: Node, *args: str) -> tuple[int, str, str]:
+    """Run ``cluster-mcp ARGS`` in the node against its own directories."""
+    argv = [sys.executable, "-m", "cluster.mcp", *args, "-c", str(node.conf_dir),
+            "--node", node.name, "--run-dir", str(node.run_dir),
+            "--state-dir", str(node.state_dir), "--log-dir", str(node.log_dir)]
+    done = node.run(argv, check=False, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _cl_status(node: Node, *args: str) -> str:
+    code = "import sys; from cluster.cli.cl_status import main; sys.exit(main())"
+    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir), *args],
+                    timeout=30, check=False).stdout
+
+
+def _children(node: Node) -> dict[str, int | None]:
+    reply = request(node.run_dir, "mcp", GetChildren(), timeout=5.0)
+    assert isinstance(reply, ChildrenResult)
+    return {child.name: child.pid for child in reply.children}
+
+
+def _all_active(node: Node) -> bool:
+    try:
+        reply = request(node.run_dir, "hbcomm", GetNodes(), timeout=1.0)
+    except Exception:
+        return False
+    return (isinstance(reply, NodesResult) and reply.comm_up
+            and all(n.status == "active" for n in reply.nodes))
+
+
+def _pair(lab: Lab, media: str) -> tuple[Node, Node]:
+    hb, pub = lab.add_lan("hb"), lab.add_lan("pub")
+    n1, n2 = lab.add_node("n1", [hb, pub]), lab.add_node("n2", [hb, pub])
+    for node in (n1, n2):
+        node.write_config(ha_cf=HA_CF.format(media=media))
+        node.start_stack()
+    for node in (n1, n2):
+        wait_for(lambda n=node: _all_active(n), timeout=30,
+                 message=f"{node.name} never saw both nodes active")
+    return n1, n2
+
+
+def test_a_reload_with_a_broken_file_changes_nothing(lab: Lab) -> None:
+    n1, _n2 = _pair(lab, "bcast eth0")
+    before = _children(n1)
+    good = (n1.conf_dir / "ha.cf").read_text()
+    broken = good.replace("keepalive 100ms", "keepalive 100ms\nbcast eth1\ndeadtime soon")
+    (n1.conf_dir / "ha.cf").write_text(broken)
+    bad_line = broken.splitlines().index("deadtime soon") + 1
+
+    code, out, err = _mcp(n1, "reload")
+    assert code == 1, (out, err)
+    assert f"{n1.conf_dir / 'ha.cf'}:{bad_line}:" in err
+    assert "nothing was reloaded" in err
+    code, _out, err = _mcp(n1, "--check", "--diff")
+    assert code == 1 and f"ha.cf:{bad_line}:" in err
+    # SIGHUP (what `kill -HUP` and an old unit file send) reads the same file.
+    mcp_pid = int((n1.run_dir / "cluster-mcp.pid").read_text())
+    marker = len(n1.daemon_log("mcp"))
+    os.kill(mcp_pid, signal.SIGHUP)
+    wait_for(lambda: "configuration not reloaded" in n1.daemon_log("mcp")[marker:], timeout=20,
+             message="the MCP logs that it kept the running configuration")
+    assert f"ha.cf:{bad_line}:" in n1.daemon_log("mcp")[marker:]
+
+    assert _children(n1) == before, "no daemon was restarted"
+    assert "bcast eth1" not in _cl_status(n1, "listhblinks", "n2")
+    assert "configuration reloaded" not in n1.daemon_log("hbcomm")
+
+    (n1.conf_dir / "ha.cf").write_text(good.replace("deadtime 1", "deadtime 2"))
+    code, out, err = _mcp(n1, "--check", "--diff")
+    assert code == 0, err
+    assert "a reload would apply" in out and "deadtime 1s -> 2s" in out
+    assert "configuration reloaded" not in n1.daemon_log("hbcomm"), "a preview applies nothing"
+
+
+def test_media_added_and_removed_by_a_reload_show_in_cl_status(lab: Lab) -> None:
+    n1, n2 = _pair(lab, "bcast eth0")
+    before = {node.name: _children(node) for node in (n1, n2)}
+    events = EventLog(n1.run_dir, "hbcomm", ["node"])
+    try:
+        for node in (n1, n2):
+            node.write_config(ha_cf=HA_CF.format(media="bcast eth0\nbcast eth1"))
+            code, out, err = _mcp(node, "reload")
+            assert code == 0, err
+            assert "heartbeat medium added: bcast eth1" in out
+        wait_for(lambda: "eth1\tup" in _cl_status(n1, "listhblinks", "-v", "n2"), timeout=20,
+                 message="n1 hears n2 on the added eth1")
+
+        for node in (n1, n2):
+            node.write_config(ha_cf=HA_CF.format(media="bcast eth1"))
+            code, out, err = _mcp(node, "reload")
+            assert code == 0, err
+            assert "heartbeat medium removed: bcast eth0" in out
+        wait_for(lambda: "eth0" not in _cl_status(n1, "listhblinks", "n2"), timeout=20,
+                 message="eth0 no longer listed after its removal")
+        # Still alive over eth1 alone, a few deadtimes later.
+        deadline = time.monotonic() + 3.0
+        wait_for(lambda: time.monotonic() >= deadline, timeout=10, message="3 s passed")
+        assert _cl_status(n1, "nodestatus", "n2").strip() == "active"
+        assert _cl_status(n1, "hblinkstatus", "n2", "eth1").strip() == "up"
+        dead = [e for e in events.events() if e.msg.status == "dead"]
+        assert dead == [], f"a node was declared dead during the reloads: {dead}"
+    finally:
+        events.close()
+    assert {node.name: _children(node) for node in (n1, n2)} == before, "nothing restarted"
