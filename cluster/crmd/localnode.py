@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from cluster.bus.loop import Loop
 from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
 from cluster.bus.server import Publisher
+from cluster.config.diff import ConfigDiff
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
 from cluster.crmd.agents.protocol import OpResult, Outcome
@@ -46,6 +47,7 @@ from cluster.crmd.transition import (
     MonitorsOff,
     MonitorsOn,
     OpStatus,
+    Retired,
     RunOp,
 )
 
@@ -91,6 +93,7 @@ class LocalNode:
         self.node = node
         self._loop = loop
         self._groups = {g.key: g for g in groups}
+        self._incoming: dict[str, ResourceGroup | None] = {}  # replace retiring groups
         self._executor = executor
         self._publisher = publisher
         self._send = send
@@ -155,6 +158,35 @@ class LocalNode:
         self.wants.clear()
         self.report_soon()
         self._apply(self._runner.leave())
+
+    def reconfigure(self, diff: ConfigDiff) -> None:
+        """A reload changed haresources: start probing added groups, retire removed and
+        changed ones (stopped with their old resources first); leave the rest alone."""
+        effects: list[Effect] = []
+        for group in diff.groups_added:
+            if group.key in self._groups:  # still retiring from an earlier reload
+                self._incoming[group.key] = group
+                effects += self._runner.replace(group.key, len(group.resources))
+            else:
+                self._groups[group.key] = group
+                effects += self._runner.add(group.key, len(group.resources))
+        for group in diff.groups_removed:
+            self._incoming[group.key] = None
+            effects += self._runner.replace(group.key, None)
+        for _old, group in diff.groups_changed:
+            self._incoming[group.key] = group
+            effects += self._runner.replace(group.key, len(group.resources))
+        self._apply(effects)
+        self.report_soon()
+
+    def _retired(self, key: str) -> None:
+        new = self._incoming.pop(key, None)
+        if new is None:
+            del self._groups[key]
+            log.info("group %s is stopped and no longer in haresources: forgotten", key)
+        else:
+            self._groups[key] = new
+            log.info("group %s is stopped; probing its new resources: %s", key, group_line(new))
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -230,6 +262,8 @@ class LocalNode:
                 self._group_changed(effect)
             elif isinstance(effect, Failure):
                 self._record_failure(effect, result)
+            elif isinstance(effect, Retired):
+                self._retired(effect.group)
         if self.leaving and self._runner.settled:
             self._leave_settled()
 

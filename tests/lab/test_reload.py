@@ -17,6 +17,8 @@ from cluster.bus.messages.hbcomm import GetNodes, NodesResult
 from cluster.bus.messages.mcp import ChildrenResult, GetChildren
 from cluster.lab import Lab, Node
 from cluster.lab.events import EventLog
+from cluster.lab.observer import OwnershipObserver
+from cluster.lab.site import Site, SiteOptions
 from cluster.lab.waiting import wait_for
 
 HA_CF = """\
@@ -135,3 +137,65 @@ def test_media_added_and_removed_by_a_reload_show_in_cl_status(lab: Lab) -> None
     finally:
         events.close()
     assert {node.name: _children(node) for node in (n1, n2)} == before, "nothing restarted"
+
+
+def _group_line(site: Site, owner: str, *hosts: int, extra: str = "") -> str:
+    vips = " ".join(f"IPaddr::{site.public.host(h)}/24/eth0" for h in hosts)
+    return f"{owner} {vips}{extra}\n"
+
+
+def _write_haresources(site: Site, text: str) -> None:
+    for node in site.nodes.values():
+        (node.conf_dir / "haresources").write_text(text)
+
+
+def test_a_reload_of_haresources_touches_only_the_groups_that_changed(lab: Lab) -> None:
+    site = Site(lab, SiteOptions(serial=False, stonith=False, watchdog=False, ipfail=False,
+                                 filesystem=False))
+    web = _group_line(site, "node1", 200, extra=" httpd")
+    _write_haresources(site, web + _group_line(site, "node1", 202)
+                       + _group_line(site, "node2", 205))
+    watch = {h: OwnershipObserver(list(site.nodes.values()), site.public.host(h)).start()
+             for h in (202, 203, 204, 205)}
+    site.start()
+    site.wait_served_by("node1")
+    for host, owner in ((202, "node1"), (205, "node2")):
+        wait_for(lambda h=host, o=owner: watch[h].owners_now() == {o}, timeout=60,
+                 message=f"{site.public.host(host)} held by {owner}")
+    wait_for(lambda: (status := site.status("node1")) is not None
+             and all(r.state == "started" for r in status.resources), timeout=60,
+             message="every group reported started")
+    node1 = site.nodes["node1"]
+    httpd_pid = (node1.run_dir / "httpd.pid").read_text().strip()
+    groups = {name: EventLog(node.run_dir, "crmd", ["group"])
+              for name, node in site.nodes.items()}
+    try:
+        began = time.monotonic()
+        _write_haresources(site, web + _group_line(site, "node1", 202, 203)
+                           + _group_line(site, "node2", 204))
+        for node in site.nodes.values():
+            code, out, err = _mcp(node, "reload")
+            assert code == 0, err
+            assert f"group IPaddr::{site.public.host(202)}/24/eth0 changed" in out
+            assert f"group IPaddr::{site.public.host(204)}/24/eth0 added on node2" in out
+            assert f"group IPaddr::{site.public.host(205)}/24/eth0 removed" in out
+        for host, owners in ((203, {"node1"}), (204, {"node2"}), (205, set()),
+                             (202, {"node1"})):
+            wait_for(lambda h=host, o=owners: watch[h].owners_now() == o, timeout=60,
+                     message=f"{site.public.host(host)} held by {sorted(owners) or 'nobody'}")
+        assert any(gap.start >= began for gap in watch[202].gaps()), \
+            "the changed group was restarted"
+        unchanged = f"IPaddr::{site.public.host(200)}/24/eth0"
+        touched = [e.msg for log in groups.values() for e in log.events()
+                   if e.msg.group == unchanged]
+    finally:
+        for log in groups.values():
+            log.close()
+    assert touched == [], f"the unchanged group changed state: {touched}"
+    assert [g for g in site.vip_observer.gaps() if g.end >= began] == [], \
+        "the unchanged group's address was never missing"
+    assert (node1.run_dir / "httpd.pid").read_text().strip() == httpd_pid, \
+        "its web server was not restarted"
+    assert site.answer() == "node1"
+    for observer in (site.vip_observer, *watch.values()):
+        observer.assert_safe()
