@@ -13,10 +13,11 @@ import sys
 import time
 
 from cluster.bus.client import request
-from cluster.bus.messages.hbcomm import GetNodes, NodesResult
+from cluster.bus.messages.hbcomm import CountersResult, GetCounters, GetNodes, NodesResult
 from cluster.bus.messages.mcp import ChildrenResult, GetChildren
 from cluster.lab import Lab, Node
 from cluster.lab.events import EventLog
+from cluster.lab.faultrun import ClientLoad
 from cluster.lab.observer import OwnershipObserver
 from cluster.lab.site import Site, SiteOptions
 from cluster.lab.waiting import wait_for
@@ -199,3 +200,60 @@ def test_a_reload_of_haresources_touches_only_the_groups_that_changed(lab: Lab) 
     assert site.answer() == "node1"
     for observer in (site.vip_observer, *watch.values()):
         observer.assert_safe()
+
+
+def _write_authkeys(node: Node, text: str) -> None:
+    fd = os.open(node.conf_dir / "authkeys", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _bad_packets(node: Node) -> int:
+    reply = request(node.run_dir, "hbcomm", GetCounters(), timeout=5.0)
+    assert isinstance(reply, CountersResult)
+    return reply.counters.get("bad_total", 0)
+
+
+def test_a_three_step_key_rotation_on_a_live_pair_loses_no_heartbeat(lab: Lab) -> None:
+    site = Site(lab, SiteOptions(serial=False, stonith=False, watchdog=False, ipfail=False,
+                                 filesystem=False))
+    old, new = "1 sha256 old-secret\n", "2 sha256 new-secret\n"
+    for node in site.nodes.values():
+        _write_authkeys(node, "auth 1\n" + old)
+    site.start()
+    site.wait_served_by("node1")
+    began = time.monotonic()
+    deaths = {name: EventLog(node.run_dir, "hbcomm", ["node"])
+              for name, node in site.nodes.items()}
+    client = ClientLoad(site, seconds=600, interval=0.05)
+    try:
+        # One node at a time, as an admin does it: between two reloads the nodes
+        # disagree on the keys, and each step must still verify the other's packets.
+        for step, keys, expect in (("add the new key", "auth 1\n" + old + new,
+                                    "authentication key 2 added"),
+                                   ("sign with it", "auth 2\n" + old + new,
+                                    "signing key 1 -> 2"),
+                                   ("drop the old key", "auth 2\n" + new,
+                                    "authentication key 1 removed")):
+            for node in site.nodes.values():
+                _write_authkeys(node, keys)
+                code, out, err = _mcp(node, "reload")
+                assert code == 0, f"{step} on {node.name}: {err}"
+                assert expect in out, out
+                # Several heartbeats go by while the two nodes disagree.
+                settle = time.monotonic() + 1.0
+                wait_for(lambda s=settle: time.monotonic() >= s, timeout=10,
+                         message="a second of heartbeats")
+        dead = [(name, e.msg) for name, log in deaths.items() for e in log.events()
+                if e.msg.status == "dead"]
+        bad = {name: _bad_packets(node) for name, node in site.nodes.items()}
+    finally:
+        client.close()
+        for log in deaths.values():
+            log.close()
+    assert dead == [], f"a node was declared dead during the rotation: {dead}"
+    assert bad == {"node1": 0, "node2": 0}, f"packets failed verification: {bad}"
+    assert client.answered > 0 and client.answers == {"node1"}, client.answers
+    assert [o for o in client.outages if o[1] - o[0] > 0.5] == [], client.outages
+    assert [g for g in site.vip_observer.gaps() if g.end >= began] == []
+    site.vip_observer.assert_safe()
