@@ -6,15 +6,28 @@ Role: turn a :class:`Packet` into signed bytes (:func:`encode`) and back
 receives back here. ``decode`` raises only :class:`PacketError` subclasses,
 whatever the input.
 
-Wire layout (version 1, all integers unsigned, one byte unless noted)::
+Wire layout (protocol 2.0, all integers unsigned, one byte unless noted)::
 
     offset   size  field
     0        3     magic b"CHB"
-    3        1     version = 1
-    4        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
-    4+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
-    4+N+D    1     key index (authkeys index, 0..15)
-    5+N+D    1     method code (0 crc, 1 md5, 2 sha1, 3 sha256)
+    3        1     major version = 2
+    4        1     minor version = 0
+    5        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
+    5+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
+    5+N+D    1     key index (authkeys index, 0..15)
+    6+N+D    1     method code (0 crc, 1 md5, 2 sha1, 3 sha256)
+
+Versions.  Nodes of one major version form a cluster whatever their minors;
+another major is refused (:class:`VersionMismatch`, which names the sender
+and both versions, so the shell can log it once for that peer).  What no
+major may change: the magic, the major byte at offset 3, the trailer (digest,
+key index, method code, and what the digest covers) and a body that is a
+msgpack array starting with the sender's name; so a refused packet is still
+authenticated before its sender is named.  Protocol 1 (before versions had
+minors) had no minor byte: its body starts at offset 4.  A minor may add
+elements to the end of the body and fields with defaults to a payload: a
+newer sender's extras are ignored, an older sender's missing fields take
+their defaults.  A new packet type needs a new major.
 
 The digest covers header + body + key index + method code, i.e. every byte
 except the digest itself, so a flipped index or method byte fails too. md5,
@@ -52,6 +65,7 @@ persisted by the shell and bumped at every start (reference 4.6).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import math
@@ -66,9 +80,10 @@ from cluster.config.authkeys import AuthKeys
 
 __all__ = [
     "MAGIC",
+    "MAJOR",
     "MAX_DATAGRAM",
+    "MINOR",
     "SEQUENCED_TYPES",
-    "VERSION",
     "Ack",
     "BadSignature",
     "Malformed",
@@ -81,16 +96,18 @@ __all__ = [
     "Shutdown",
     "Status",
     "TooLarge",
+    "VersionMismatch",
     "decode",
     "encode",
 ]
 
 MAGIC: Final = b"CHB"
-VERSION: Final = 1
+MAJOR: Final = 2
+MINOR: Final = 0
 #: Largest datagram we send or accept: below the 65,507-byte UDP payload limit
 #: with room for IP options and tunnels (reference 4.1: one datagram = one message).
 MAX_DATAGRAM: Final = 60_000
-_HEADER: Final = MAGIC + bytes([VERSION])
+_HEADER: Final = MAGIC + bytes([MAJOR, MINOR])
 _MAX_UINT: Final = 2**64 - 1
 _MAX_NAME: Final = 255
 _METHODS: Final = MappingProxyType({"crc": 0, "md5": 1, "sha1": 2, "sha256": 3})
@@ -117,6 +134,18 @@ class BadSignature(PacketError):
 
 class TooLarge(PacketError):
     """Bigger than :data:`MAX_DATAGRAM`."""
+
+
+class VersionMismatch(PacketError):
+    """An authenticated packet of another major protocol version.
+
+    ``peer`` is the sender's name when its body could be read (else None).
+    """
+
+    def __init__(self, peer: str | None, major: int, minor: int) -> None:
+        self.peer, self.major, self.minor = peer, major, minor
+        super().__init__(f"{peer or 'a node'} speaks hbcomm protocol {major}.{minor}, "
+                         f"this node {MAJOR}.{MINOR}")
 
 
 def _uint(where: str, value: object, low: int = 0) -> None:
@@ -329,8 +358,6 @@ def decode(raw: bytes, keys: AuthKeys) -> Packet:
         raise Malformed(f"truncated: {len(raw)} bytes")
     if raw[:3] != MAGIC:
         raise Malformed("bad magic: not an hbcomm packet")
-    if raw[3] != VERSION:
-        raise Malformed(f"unsupported version {raw[3]} (we speak {VERSION})")
     index, code = raw[-2], raw[-1]
     size = _DIGEST_SIZE.get(code)
     if size is None:
@@ -346,24 +373,53 @@ def decode(raw: bytes, keys: AuthKeys) -> Packet:
     expected = _digest(code, key.secret, raw[:end] + raw[-2:])
     if not hmac.compare_digest(expected, raw[end:-2]):
         raise BadSignature(f"digest mismatch (key {index}, {key.method})")
-    return _parse_body(raw[len(_HEADER):end])
+    major, minor = raw[3], raw[4]
+    if major != MAJOR:
+        start = 4 if major == 1 else len(_HEADER)
+        raise VersionMismatch(_sender(raw[start:end]), major, 0 if major == 1 else minor)
+    return _parse_body(raw[len(_HEADER):end], minor)
 
 
-def _parse_body(body: bytes) -> Packet:
+def _sender(body: bytes) -> str | None:
+    """The first element of a msgpack array (every major's sender name), if readable."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(body) + 1)
+    unpacker.feed(body)
+    try:
+        unpacker.read_array_header()
+        src = unpacker.unpack()
+    except Exception:  # any msgpack error: the name stays unknown
+        return None
+    return src if type(src) is str and 0 < len(src) <= _MAX_NAME else None
+
+
+def _parse_body(body: bytes, minor: int = MINOR) -> Packet:
     try:
         fields = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
     except Exception as exc:  # msgpack raises many kinds; our contract is PacketError only
         raise Malformed(f"body is not msgpack: {type(exc).__name__}") from None
-    if type(fields) is not list or len(fields) != 7:
+    newer = minor > MINOR
+    if type(fields) is not list or not (len(fields) >= 7 if newer else len(fields) == 7):
         raise Malformed("body must be a 7-element array")
-    src, gen, seq, ptype, dest, wire_payload, ts = fields
+    src, gen, seq, ptype, dest, wire_payload, ts = fields[:7]
     cls = _PAYLOADS.get(ptype) if type(ptype) is str else None
     if cls is None:
         raise Malformed(f"unknown packet type {ptype!r:.40}")
-    if type(wire_payload) is not dict or set(wire_payload) != set(cls.__slots__):
+    if type(wire_payload) is not dict or not _fields_fit(cls, set(wire_payload), minor):
         raise Malformed(f"{ptype} payload must have exactly the fields {sorted(cls.__slots__)}")
     # The constructors accept ints for floats; the wire does not (encode writes floats).
     if type(ts) is not float or type(wire_payload.get("uptime", 0.0)) is not float:
         raise Malformed("ts and uptime must be floats on the wire")
-    payload = cls(**wire_payload)
+    known = {name: value for name, value in wire_payload.items() if name in cls.__slots__}
+    payload = cls(**known)
     return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=payload, ts=ts)
+
+
+def _fields_fit(cls: type[Payload], names: set[object], minor: int) -> bool:
+    """Exactly the payload's fields from our minor; from another, every field without
+    a default (an older sender) and maybe more (a newer one)."""
+    slots = set(cls.__slots__)
+    if minor == MINOR:
+        return names == slots
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return required <= names and (minor > MINOR or names <= slots)

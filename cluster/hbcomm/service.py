@@ -61,12 +61,15 @@ from cluster.hbcomm.liveness import (
 from cluster.hbcomm.media import MediumFailed, Transport
 from cluster.hbcomm.mediaset import MediaSet
 from cluster.hbcomm.packet import (
+    MAJOR,
     MAX_DATAGRAM,
+    MINOR,
     Message,
     Packet,
     PacketError,
     Shutdown,
     Status,
+    VersionMismatch,
     decode,
     encode,
 )
@@ -138,6 +141,7 @@ class HbcommService:
                                  ping_nodes=self._ping_names)
         self.started = now
         self._bad_log = RateLimiter(interval=5.0)
+        self._version_log: dict[str, RateLimiter] = {}
         self._pause_log = RateLimiter(interval=5.0)
         self._pause_threshold = pause_threshold(ha.keepalive)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
@@ -198,6 +202,9 @@ class HbcommService:
         kind = type(err).__name__
         self.counters[f"bad_{kind.lower()}"] += 1
         self.counters["bad_total"] += 1
+        if isinstance(err, VersionMismatch):
+            self._version_mismatch(medium, err)
+            return
         if self._bad_log.allow():
             what = {"BadSignature": "bad signature", "TooLarge": "too large"}.get(kind,
                                                                                  "malformed")
@@ -205,6 +212,17 @@ class HbcommService:
                     if kind == "BadSignature" else "")
             log.warning("dropped bad packet on %s %s: %s: %s%s; %d bad packet(s) so far",
                         medium.kind, medium.name, what, err, hint, self.counters["bad_total"])
+
+    def _version_mismatch(self, medium: Transport, err: VersionMismatch) -> None:
+        """Once a minute per peer: a node of another major cannot join this cluster."""
+        peer = err.peer or f"a node on {medium.kind} {medium.name}"
+        limiter = self._version_log.setdefault(peer, RateLimiter(interval=60.0))
+        if limiter.allow():
+            newer = (err.major, err.minor) > (MAJOR, MINOR)
+            log.error("refusing packets from %s: it speaks hbcomm protocol %d.%d, this node "
+                      "%d.%d; nodes of different major versions cannot form a cluster: "
+                      "upgrade %s too (README: upgrading node by node)", peer, err.major,
+                      err.minor, MAJOR, MINOR, "this node" if newer else peer)
 
     def _handle(self, packet: Packet, link: str, now: float) -> None:
         receipt = self.channel.receive(packet, now)

@@ -25,6 +25,7 @@ from cluster.hbcomm.packet import (
     Shutdown,
     Status,
     TooLarge,
+    VersionMismatch,
     decode,
     encode,
 )
@@ -60,10 +61,11 @@ def sample_packets() -> list[Packet]:
     ]
 
 
-def sign(body: bytes, method: str, secret: bytes, index: int = 1, version: int = 1) -> bytes:
+def sign(body: bytes, method: str, secret: bytes, index: int = 1,
+         version: bytes = b"\x02\x00") -> bytes:
     """An independent writer of the documented layout, to craft hostile bodies."""
     code, _ = METHODS[method]
-    signed = b"CHB" + bytes([version]) + body
+    signed = b"CHB" + version + body
     tail = bytes([index, code])
     if method == "crc":
         digest = zlib.crc32(signed + tail).to_bytes(4, "big")
@@ -85,9 +87,9 @@ def test_wire_layout_matches_the_docstring(method: str) -> None:
     packet = sample_packets()[1]
     raw = encode(packet, keys)
     code, size = METHODS[method]
-    assert raw[:4] == b"CHB\x01"
+    assert raw[:5] == b"CHB\x02\x00"
     assert raw[-2:] == bytes([9, code])
-    body = raw[4:-2 - size]
+    body = raw[5:-2 - size]
     assert msgpack.unpackb(body) == ["alice", 7, 5, "msg", None,
                                      {"mtype": "ccm.join", "body": b"\x00\xffhello"}, 13.0]
     assert sign(body, method, keys.active_key.secret, index=9) == raw
@@ -118,13 +120,69 @@ def test_decode_refuses_oversized_datagrams() -> None:
         (b"", "truncated"),
         (b"CHB\x01\x01", "truncated"),
         (b"XYZ\x01" + b"\x00" * 40, "bad magic"),
-        (b"CHB\x02" + b"\x00" * 40, "unsupported version 2"),
         (b"CHB\x01" + b"\x00" * 3 + b"\x01\x02", "truncated"),  # sha1 digest cannot fit
     ],
 )
 def test_malformed_framing(raw: bytes, reason: str) -> None:
     with pytest.raises(Malformed, match=reason):
         decode(raw, keyring())
+
+
+def _wire_body(packet: Packet, extra: tuple[object, ...] = (), **payload: object) -> bytes:
+    fields = {name: getattr(packet.payload, name) for name in packet.payload.__slots__}
+    fields.update(payload)
+    for name in [n for n, v in fields.items() if v is _DROP]:
+        del fields[name]
+    return msgpack.packb([packet.src, packet.gen, packet.seq, packet.type, packet.dest, fields,
+                          packet.ts, *extra], use_bin_type=True)
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(("version", "major", "minor"),
+                         [(b"\x01", 1, 0), (b"\x03\x01", 3, 1), (b"\x00\x07", 0, 7)])
+def test_another_major_is_refused_naming_the_sender_and_both_versions(
+        version: bytes, major: int, minor: int) -> None:
+    keys = keyring("sha256")
+    raw = sign(_wire_body(sample_packets()[0]), "sha256", keys.active_key.secret,
+               version=version)
+    with pytest.raises(VersionMismatch) as caught:
+        decode(raw, keys)
+    assert (caught.value.peer, caught.value.major, caught.value.minor) == ("alice", major, minor)
+    assert str(caught.value) == f"alice speaks hbcomm protocol {major}.{minor}, this node 2.0"
+
+
+def test_another_major_with_a_wrong_key_is_a_bad_signature_and_names_nobody() -> None:
+    raw = sign(_wire_body(sample_packets()[0]), "sha256", b"not ours", version=b"\x03\x00")
+    with pytest.raises(BadSignature):
+        decode(raw, keyring("sha256"))
+    unreadable = sign(b"\xc1", "sha256", keyring("sha256").active_key.secret, version=b"\x03\x00")
+    with pytest.raises(VersionMismatch) as caught:
+        decode(unreadable, keyring("sha256"))
+    assert caught.value.peer is None and "a node speaks" in str(caught.value)
+
+
+def test_a_newer_minor_is_accepted_its_additions_ignored() -> None:
+    keys = keyring("sha256")
+    packet = sample_packets()[0]
+    body = _wire_body(packet, extra=("from 2.5",), future=[1, 2])
+    assert decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x05"),
+                  keys) == packet
+
+
+def test_a_field_with_a_default_may_be_missing_from_another_minor_only() -> None:
+    keys = keyring("sha256")
+    packet = next(p for p in sample_packets() if isinstance(p.payload, Status))
+    body = _wire_body(packet, unacked=_DROP)
+    other = decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x01"), keys)
+    assert isinstance(other.payload, Status) and other.payload.unacked == 0
+    with pytest.raises(Malformed, match="exactly the fields"):
+        decode(sign(body, "sha256", keys.active_key.secret), keys)
+    required_missing = _wire_body(packet, dt=_DROP)
+    with pytest.raises(Malformed, match="exactly the fields"):
+        decode(sign(required_missing, "sha256", keys.active_key.secret, version=b"\x02\x01"),
+               keys)
 
 
 def test_bad_signature_reasons() -> None:
