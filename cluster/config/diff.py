@@ -36,7 +36,7 @@ TIMINGS = ("keepalive", "deadtime", "warntime", "initdead", "deadping")
 _LIVE = frozenset({
     *TIMINGS, "node", "udpport", "baud", "bcast", "udp", "mcast", "mcast6", "ucast",
     "ucast6", "serial", "ping", "ping_group", "respawn", "failfast", "stonith",
-    "stonith_host", "watchdog", "auto_failback", "nice_failback",
+    "stonith_host", "auto_failback", "nice_failback",
 })  # fmt: skip
 
 _T = TypeVar("_T")

@@ -1,8 +1,10 @@
 """``cluster-mcp reload`` on live namespace clusters (issue #14 part 3).
 
 A wrong file changes nothing (exit 1, ``file:line``, every daemon keeps its pid
-and its configuration); heartbeat media added and removed by a reload show in
-``cl_status`` at once, without a restart and without a node ever declared dead.
+and its configuration); heartbeat media, nodes and ping nodes added and removed
+by a reload show in ``cl_status`` without a restart and without the peer ever
+declared dead; an edited haresources touches only the groups that changed; a
+three-step authkeys rotation loses no heartbeat.
 """
 
 from __future__ import annotations
@@ -108,33 +110,41 @@ def test_a_reload_with_a_broken_file_changes_nothing(lab: Lab) -> None:
     assert "configuration reloaded" not in n1.daemon_log("hbcomm"), "a preview applies nothing"
 
 
-def test_media_added_and_removed_by_a_reload_show_in_cl_status(lab: Lab) -> None:
+def test_media_nodes_and_ping_nodes_changed_by_a_reload_show_in_cl_status(lab: Lab) -> None:
     n1, n2 = _pair(lab, "bcast eth0")
+    pinged = n2.address(n2.lans[0])
     before = {node.name: _children(node) for node in (n1, n2)}
     events = EventLog(n1.run_dir, "hbcomm", ["node"])
     try:
         for node in (n1, n2):
-            node.write_config(ha_cf=HA_CF.format(media="bcast eth0\nbcast eth1"))
+            node.write_config(ha_cf=HA_CF.format(media=f"bcast eth0\nbcast eth1\nping {pinged}")
+                              .replace("node n1 n2", "node n1 n2 n3"))
             code, out, err = _mcp(node, "reload")
             assert code == 0, err
-            assert "heartbeat medium added: bcast eth1" in out
+            for change in ("heartbeat medium added: bcast eth1", "node added: n3",
+                           f"ping node added: {pinged}"):
+                assert change in out, out
         wait_for(lambda: "eth1\tup" in _cl_status(n1, "listhblinks", "-v", "n2"), timeout=20,
                  message="n1 hears n2 on the added eth1")
+        wait_for(lambda: _cl_status(n1, "nodestatus", pinged).strip() == "ping", timeout=20,
+                 message="the added ping node answers")
+        assert "n3" in _cl_status(n1, "listnodes").split()
 
         for node in (n1, n2):
-            node.write_config(ha_cf=HA_CF.format(media="bcast eth1"))
+            node.write_config(ha_cf=HA_CF.format(media=f"bcast eth1\nping {pinged}"))
             code, out, err = _mcp(node, "reload")
             assert code == 0, err
-            assert "heartbeat medium removed: bcast eth0" in out
+            assert "heartbeat medium removed: bcast eth0" in out and "node removed: n3" in out
         wait_for(lambda: "eth0" not in _cl_status(n1, "listhblinks", "n2"), timeout=20,
                  message="eth0 no longer listed after its removal")
+        assert "n3" not in _cl_status(n1, "listnodes").split()
         # Still alive over eth1 alone, a few deadtimes later.
         deadline = time.monotonic() + 3.0
         wait_for(lambda: time.monotonic() >= deadline, timeout=10, message="3 s passed")
         assert _cl_status(n1, "nodestatus", "n2").strip() == "active"
         assert _cl_status(n1, "hblinkstatus", "n2", "eth1").strip() == "up"
-        dead = [e for e in events.events() if e.msg.status == "dead"]
-        assert dead == [], f"a node was declared dead during the reloads: {dead}"
+        dead = [e for e in events.events() if e.msg.status == "dead" and e.msg.node == "n2"]
+        assert dead == [], f"n2 was declared dead during the reloads: {dead}"
     finally:
         events.close()
     assert {node.name: _children(node) for node in (n1, n2)} == before, "nothing restarted"
