@@ -197,3 +197,68 @@ watch 127.0.0.1
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_sighup_rereads_mon_cf_keeping_unchanged_services(tmp_path: Path, run_dir: Path) -> None:
+    mondir = tmp_path / "mon.d"
+    mondir.mkdir()
+    (mondir / "ok.monitor").write_text("#!/bin/sh\nexit 0\n")
+    (mondir / "down.monitor").write_text("#!/bin/sh\necho $@\nexit 1\n")
+    for script in mondir.iterdir():
+        script.chmod(0o755)
+
+    def service(name: str, monitor: str, interval: str = "1s") -> str:
+        return (f"    service {name}\n        interval {interval}\n        monitor {monitor}\n"
+                "        period\n            alert file.alert\n")
+
+    def write(*services: str) -> None:
+        (tmp_path / "mon.cf").write_text(f"mondir = {mondir}\nalertdir = {mondir}\n\n"
+                                         "watch 127.0.0.1\n" + "".join(services))
+
+    (mondir / "file.alert").write_text("#!/bin/sh\ncat >/dev/null\n")
+    (mondir / "file.alert").chmod(0o755)
+    write(service("kept", "down.monitor"), service("gone", "ok.monitor"),
+          service("edited", "ok.monitor"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cluster.mon", "-f", str(tmp_path / "mon.cf"),
+         "--run-dir", str(run_dir), "--log-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        def failures_of_kept() -> int:
+            result = status(run_dir)
+            kept = [s for s in result.services if s.service == "kept"] if result else []
+            return sum(1 for e in kept[0].history if e.kind == "failure") if kept else 0
+
+        wait(lambda: failures_of_kept() >= 1)
+        first = status(run_dir)
+        assert first is not None
+        log = tmp_path / "mon.log"
+
+        (tmp_path / "mon.cf").write_text("watch 127.0.0.1\n    service broken\n"
+                                         "        interval soon\n")
+        proc.send_signal(signal.SIGHUP)
+        wait(lambda: "configuration not reloaded" in log.read_text())
+        assert "mon.cf:3:" in log.read_text()
+        same = status(run_dir)
+        assert same is not None
+        assert [s.service for s in same.services] == ["kept", "gone", "edited"]
+
+        write(service("edited", "down.monitor"), service("added", "ok.monitor"),
+              service("kept", "down.monitor"))  # kept moved: still the same block
+        proc.send_signal(signal.SIGHUP)
+        wait(lambda: "reloaded: added 127.0.0.1/added" in log.read_text())
+        assert ("changed 127.0.0.1/edited; removed 127.0.0.1/gone; 1 service(s) unchanged"
+                in log.read_text())
+        after = wait(lambda: (r := status(run_dir)) is not None
+                     and {s.service: s.status for s in r.services}.get("edited") == "failed"
+                     and r)
+        assert after is not None
+        assert sorted(s.service for s in after.services) == ["added", "edited", "kept"]
+        kept = next(s for s in after.services if s.service == "kept")
+        assert kept.status == "failed", "an unchanged service keeps its state"
+        assert sum(1 for e in kept.history if e.kind == "failure") == 1, \
+            "and its history: no second failure event, it never went back to unknown"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
