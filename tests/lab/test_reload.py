@@ -150,6 +150,29 @@ def test_media_nodes_and_ping_nodes_changed_by_a_reload_show_in_cl_status(lab: L
     assert {node.name: _children(node) for node in (n1, n2)} == before, "nothing restarted"
 
 
+def _sleepers(node: Node) -> list[str]:
+    return sorted(line for line in node.processes().values() if line.startswith("/bin/sleep"))
+
+
+def test_respawn_lines_added_changed_removed_and_added_back(lab: Lab) -> None:
+    n1, _n2 = _pair(lab, "bcast eth0")
+    builtins = _children(n1)
+    base = HA_CF.format(media="bcast eth0")
+    steps = (("respawn root /bin/sleep 1000\n", ["/bin/sleep 1000"], "respawn added"),
+             ("respawn root /bin/sleep 2000\n", ["/bin/sleep 2000"], "respawn removed"),
+             ("", [], "respawn removed: root /bin/sleep 2000"),
+             ("respawn root /bin/sleep 2000\n", ["/bin/sleep 2000"], "respawn added"))
+    for lines, running, change in steps:
+        n1.write_config(ha_cf=base + lines)
+        code, out, err = _mcp(n1, "reload")
+        assert code == 0 and change in out, (out, err)
+        wait_for(lambda r=running: _sleepers(n1) == r, timeout=20,
+                 message=f"running respawn programs: {running}")
+        children = _children(n1)
+        assert {name: children[name] for name in builtins} == builtins, "no daemon restarted"
+        assert len(children) == len(builtins) + len(running), children
+
+
 def _group_line(site: Site, owner: str, *hosts: int, extra: str = "") -> str:
     vips = " ".join(f"IPaddr::{site.public.host(h)}/24/eth0" for h in hosts)
     return f"{owner} {vips}{extra}\n"
