@@ -6,9 +6,7 @@ Daemon::
                 [--smtp-server HOST] [--smtp-port PORT] [--mail-from ADDR]
                 [-d] [--check]
 
-runs in the foreground until SIGTERM (or SIGINT); SIGHUP reads the file again
-(a wrong one is logged with ``path:line`` and changes nothing; services whose
-block is unchanged keep their state, history and schedule), either alone or from a
+runs in the foreground until SIGTERM (or SIGINT), either alone or from a
 ``respawn`` line of ha.cf, e.g.
 ``respawn root /usr/bin/cluster-mon -f /etc/ha.d/mon.cf --run-dir /run/cluster``.
 The default file is Mon's: /etc/mon/mon.cf if /etc/mon exists, else
@@ -36,7 +34,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,24 +150,10 @@ def _daemon(args: argparse.Namespace) -> int:
         log.error("no control socket, status queries unavailable: cannot use %s: %s",
                   args.run_dir, err)  # fmt: skip
         run_dir = None
-    return _serve(config, ServiceOptions(node=node, run_dir=run_dir), lambda: _load(args))
+    return _serve(config, ServiceOptions(node=node, run_dir=run_dir))
 
 
-def _reload(holder: list[MonService], reread: Callable[[], MonConfig]) -> None:
-    """SIGHUP: a wrong file changes nothing (logged with file:line)."""
-    if not holder:
-        return
-    try:
-        config = reread()
-    except ConfigError as err:
-        log.error("configuration not reloaded, keeping the running one: %s", err)
-        return
-    for note in config.notes:
-        log.warning("%s", note)
-    holder[0].reload(config)
-
-
-def _serve(config: MonConfig, options: ServiceOptions, reread: Callable[[], MonConfig]) -> int:
+def _serve(config: MonConfig, options: ServiceOptions) -> int:
     loop = Loop()
     ctx: zmq.Context[Any] = zmq.Context()
     holder: list[MonService] = []
@@ -177,7 +161,8 @@ def _serve(config: MonConfig, options: ServiceOptions, reread: Callable[[], MonC
     loop.add_signal(signal.SIGCHLD, lambda _s: holder[0].reap() if holder else None)
     loop.add_signal(signal.SIGTERM, lambda _s: loop.stop())
     loop.add_signal(signal.SIGINT, lambda _s: loop.stop())
-    loop.add_signal(signal.SIGHUP, lambda _s: _reload(holder, reread))
+    loop.add_signal(signal.SIGHUP, lambda _s: log.warning(
+        "SIGHUP: reloading is not supported; restart cluster-mon to read %s", config.path))
     try:
         holder.append(MonService(config, options, loop, ctx))
     except Exception:

@@ -75,19 +75,6 @@ class Scheduler:
                 next_run=now + max(0.0, delay),
             )
 
-    def replace(self, services: Sequence[ServiceSpec], now: float, keep: Iterable[str]) -> None:
-        """A reload: the services in `keep` keep their slot (state, next run); the
-        others start afresh, first due one interval from `now`; the rest are gone."""
-        kept = set(keep)
-        slots = {}
-        for spec in services:
-            old = self._slots.get(spec.key)
-            slots[spec.key] = old if old is not None and spec.key in kept else _Slot(
-                key=spec.key, interval=spec.interval,
-                failure_interval=spec.failure_interval or spec.interval,
-                timeout=spec.timeout, next_run=now + spec.interval)
-        self._slots = slots
-
     def due(self, now: float) -> list[str]:
         """Idle services whose next run is due, earliest first (ties: config order)."""
         ready = [s for s in self._slots.values() if s.phase is Phase.IDLE and s.next_run <= now]

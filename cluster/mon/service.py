@@ -41,7 +41,6 @@ from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.common import ErrorResult
 from cluster.bus.messages.mon import DAEMON, GetMonStatus, MonServiceChanged, MonStatusResult
 from cluster.bus.server import ControlServer, Handler, Publisher
-from cluster.config.diff import unlined
 from cluster.mon import status
 from cluster.mon.alerts import AlertKind, Moment, ServiceAlerts, Verdict
 from cluster.mon.history import DTLOG_HEADER, ServiceLog, dtlog_line
@@ -104,33 +103,6 @@ class MonService:
         for tracker in self.alerts.values():
             self._submit(tracker.startup(moment), moment)
         self._tick()
-
-    def reload(self, config: MonConfig) -> None:
-        """mon.cf read again (SIGHUP): services whose block did not change keep their
-        state, history, schedule and running monitor; changed ones start afresh,
-        added ones are scheduled, removed ones are stopped and forgotten."""
-        old = {s.key: s for s in self.config.services}
-        new = {s.key: s for s in config.services}
-        kept = {key for key, spec in new.items()
-                if key in old and unlined(old[key]) == unlined(spec)}
-        for key in [k for k in self.runs if k not in kept]:
-            self.runs.pop(key).cancel()
-        self.alerts = {key: self.alerts[key] if key in kept else ServiceAlerts(spec)
-                       for key, spec in new.items()}
-        self.logs = {key: self.logs[key] if key in kept else ServiceLog(config.histlength)
-                     for key, spec in new.items()}
-        self.scheduler.replace(config.services, self.loop.clock(), kept)
-        if config.smtp != self.config.smtp:
-            self.mailer.close()
-            self.mailer = Mailer(self.loop, config.smtp, ALERT_TIMEOUT)
-        self.config = config
-        changes = [f"{what} {', '.join(keys)}" for what, keys in (
-            ("added", [k for k in new if k not in old]),
-            ("changed", [k for k in new if k in old and k not in kept]),
-            ("removed", [k for k in old if k not in new])) if keys]
-        log.info("%s reloaded: %s; %d service(s) unchanged", config.path,
-                 "; ".join(changes) or "no service changed", len(kept))
-        self._kick()
 
     # -- scheduling -----------------------------------------------------------------
 
@@ -267,9 +239,8 @@ class MonService:
             self.mailer.send(call, lambda result: self._sent(delivery, result.error))
             return
         assert call.alert.path is not None, "resolve_programs() was not called"
-        tracker = self.alerts.get(call.service)  # None: removed by a reload meanwhile
-        spec_env = dict(tracker.spec.env) if tracker is not None else {}
-        env = {**os.environ, **self._dirs_env(), **spec_env, **call.env}
+        env = {**os.environ, **self._dirs_env(), **dict(self.alerts[call.service].spec.env),
+               **call.env}  # fmt: skip
         label = f"{_KIND_WORD[call.kind]} {call.alert.name} for {call.service}"
         try:
             self.runner.start(label, call.argv(call.alert.path), timeout=ALERT_TIMEOUT,
@@ -283,8 +254,7 @@ class MonService:
         if error is None:
             self.outbox.delivered(delivery.id)
             log.info("%s %s for %s delivered", _KIND_WORD[call.kind], call.alert.name, call.service)
-            if (record := self.logs.get(call.service)) is not None:
-                record.alert_sent(time.time(), _KIND_WORD[call.kind], call.summary)
+            self.logs[call.service].alert_sent(time.time(), _KIND_WORD[call.kind], call.summary)
         else:
             self._alert_failed(delivery, error)
         self._kick()
@@ -298,16 +268,16 @@ class MonService:
         log.warning("%s %s for %s failed (attempt %d): %s; retrying in %.0f s",
                     _KIND_WORD[call.kind], call.alert.name, call.service, delivery.attempts,
                     error, outcome.at - self.loop.clock())  # fmt: skip
-        if (record := self.logs.get(call.service)) is not None:
-            record.alert_failed(time.time(), f"{call.alert.name}: {error}", lost=False)
+        self.logs[call.service].alert_failed(time.time(), f"{call.alert.name}: {error}",
+                                             lost=False)  # fmt: skip
 
     def _lost(self, gave_up: GaveUp) -> None:
         call = gave_up.delivery.call
         log.error("%s %s for %s NOT delivered, giving up: %s (summary: %s)",
                   _KIND_WORD[call.kind], call.alert.name, call.service, gave_up.reason,
                   call.summary or "-")  # fmt: skip
-        if (record := self.logs.get(call.service)) is not None:
-            record.alert_failed(time.time(), f"{call.alert.name}: {gave_up.reason}", lost=True)
+        self.logs[call.service].alert_failed(time.time(), f"{call.alert.name}: {gave_up.reason}",
+                                             lost=True)  # fmt: skip
 
     # -- queries and lifetime -----------------------------------------------------------
 
