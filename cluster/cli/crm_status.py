@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.bus.client import BusError, request
-from cluster.bus.messages.crmd import FailedAction, GetStatus, StatusResult
+from cluster.bus.messages.crmd import FailCount, FailedAction, GetStatus, StatusResult
 from cluster.bus.messages.hbcomm import GetNodes, NodeInfo, NodesResult
 from cluster.bus.messages.mon import MonServiceStatus, get_mon_status
 from cluster.cli.output import EXIT_OK, emit_json, run_tool
@@ -55,10 +55,28 @@ def _action_name(failed: FailedAction) -> str:
 def _failed_line(failed: FailedAction) -> str:
     interval = _interval(failed.interval)
     prefix = f"{interval}-interval " if interval else ""
-    when = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(failed.when))
+    when = _stamp(failed.when)
     detail = f" ({failed.detail})" if failed.detail else ""
     return (f"{failed.resource} {prefix}{_action_name(failed)} on {failed.node} returned "
             f"'{failed.outcome}'{detail} at {when} after {int(failed.duration * 1000)}ms")
+
+
+def _stamp(when: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(when))
+
+
+def _migration_text(counts: Sequence[FailCount]) -> list[str]:
+    """crm_mon's Migration Summary, per group; says where a group is banned and until when."""
+    lines = ["", "Migration Summary:"]
+    for node in sorted({c.node for c in counts}):
+        lines.append(f"  * Node: {node}:")
+        for c in (c for c in counts if c.node == node):
+            since = f", last-failure='{_stamp(c.last_failure)}'" if c.last_failure else ""
+            ban = (f" (banned until {_stamp(c.expires)}, failure_timeout)" if c.expires
+                   else " (banned until a cleanup)") if c.banned else ""
+            lines.append(f"    * {c.group}: migration-threshold={c.threshold}, "
+                         f"fail-count={c.count}{since}{ban}")
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +170,8 @@ def render_text(status: StatusResult, extras: Extras | None = None) -> str:
     lines += _extras_text(extras or Extras())
     if status.notices:
         lines += ["", "Notices:"] + [f"  * {notice}" for notice in status.notices]
+    if status.fail_counts:
+        lines += _migration_text(status.fail_counts)
     if status.failed_actions:
         lines += ["", "Failed Resource Actions:"]
         lines += [f"  * {_failed_line(f)}" for f in status.failed_actions]
@@ -177,6 +197,11 @@ def render_json(status: StatusResult, extras: Extras | None = None) -> dict[str,
                        "quorate": status.quorate},
         "failed_actions": [_failed_json(f) for f in status.failed_actions],
     }
+    if status.fail_counts:
+        data["fail_counts"] = [{"node": c.node, "group": c.group, "count": c.count,
+                                "threshold": c.threshold, "banned": c.banned,
+                                "last_failure": c.last_failure, "expires": c.expires}
+                               for c in status.fail_counts]
     if extras is not None and (extras.ping_nodes or extras.monitors):
         data.update(_extras_json(extras))
     return data

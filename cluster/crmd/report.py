@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.bus.messages.crmd import (
+    FailCount,
     FailedAction,
     GroupReport,
     NodeResources,
@@ -47,7 +48,8 @@ def policy_config(config: ClusterConfig, failure_threshold: int) -> PolicyConfig
     ha = config.ha
     return PolicyConfig(groups=config.groups, nodes=ha.nodes, auto_failback=ha.auto_failback,
                         stonith=bool(ha.stonith_hosts or ha.stonith),
-                        failure_threshold=failure_threshold, initdead=ha.initdead)
+                        failure_threshold=failure_threshold, initdead=ha.initdead,
+                        failure_timeout=ha.failure_timeout)
 
 
 def group_line(group: ResourceGroup) -> str:
@@ -129,6 +131,27 @@ def _resources(state: ClusterState, group: ResourceGroup) -> list[ResourceState]
     return out
 
 
+def _fail_counts(state: ClusterState, config: PolicyConfig,
+                 failures: Mapping[str, Sequence[FailedAction]]) -> list[FailCount]:
+    """Every non-zero fail count in the nodes' latest reports, with its last failure."""
+    out = []
+    for name in sorted(state.nodes):
+        report = state.node(name).report
+        if report is None:
+            continue
+        for group in config.groups:
+            count = report.group(group.key).fail_count
+            if count == 0:
+                continue
+            last = max((f.when for f in failures.get(name, ()) if f.group == group.key),
+                       default=0.0)
+            timeout = config.failure_timeout
+            expires = last + timeout if timeout is not None and last else None
+            out.append(FailCount(name, group.key, count, config.failure_threshold,
+                                 count >= config.failure_threshold, last, expires))
+    return out
+
+
 def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
                  failures: Mapping[str, Sequence[FailedAction]],
                  notices: Sequence[str] = ()) -> StatusResult:
@@ -143,4 +166,5 @@ def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
         formed=view is not None, stonith=config.stonith,
         nodes=tuple(_node_states(state, names, keys)),
         groups=tuple(keys), resources=tuple(resources),
-        failed_actions=tuple(failed), notices=(*plan.notes, *notices))
+        failed_actions=tuple(failed), notices=(*plan.notes, *notices),
+        fail_counts=tuple(_fail_counts(state, config, failures)))

@@ -168,6 +168,26 @@ class ResourceState:
 
 @message
 @dataclass(frozen=True, slots=True)
+class FailCount:
+    """A group's fail count on one node (Pacemaker's Migration Summary line).
+
+    ``banned``: the count reached ``threshold``, so the group may not run on
+    ``node``.  ``last_failure`` is the wall-clock time of the newest failed
+    action there (0: not known, e.g. cleared from the list).  ``expires``:
+    when ``failure_timeout`` forgets the count (wall clock; None: never).
+    """
+
+    node: str
+    group: str
+    count: int
+    threshold: int
+    banned: bool
+    last_failure: float
+    expires: float | None
+
+
+@message
+@dataclass(frozen=True, slots=True)
 class StatusResult:
     local: str
     dc: str | None
@@ -181,6 +201,7 @@ class StatusResult:
     resources: tuple[ResourceState, ...]
     failed_actions: tuple[FailedAction, ...]
     notices: tuple[str, ...]          # why something cannot run, for people
+    fail_counts: tuple[FailCount, ...] = ()
 
 
 @message
