@@ -348,6 +348,12 @@ class CrmdSim:
         self.services[node], self.contexts[node], self.executors[node] = service, ctx, executor
         return service
 
+    def boot_all(self) -> None:
+        """Every node's crmd starts and they form one view."""
+        for name in self.names:
+            self.boot(name)
+        self.form_view(self.names)
+
     def kill(self, node: str, *, power_off: bool = True) -> None:
         """crmd (and with power_off, the machine) dies at once."""
         self.incarnation[node] = self.incarnation.get(node, 0) + 1
