@@ -284,7 +284,8 @@ class Executor:
         if operation.cancelled:
             return
         duration = self._loop.clock() - operation.started
-        result = OpResult(token, operation.action, reply.outcome, reply.rc, reply.detail, duration)
+        result = OpResult(token, operation.action, reply.outcome, reply.rc, reply.detail, duration,
+                          reply.missing)
         if job.recurring:
             log.debug("%s", result.describe())
         else:

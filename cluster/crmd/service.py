@@ -33,6 +33,7 @@ from pathlib import Path
 
 from cluster.bus import codec, endpoints
 from cluster.bus.client import BusError
+from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.common import ErrorResult, OkResult
 from cluster.bus.messages.crmd import (
@@ -130,6 +131,7 @@ class CrmdService:
         self.local.start()
         self._tick_timer = ctx.loop.call_later(EVAL_INTERVAL, self._tick)
         self._refresh_timer = ctx.loop.call_later(REFRESH_INTERVAL, self._refresh)
+        self._recheck_timer: Timer | None = None
 
     # -- Service protocol -----------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class CrmdService:
     def close(self) -> None:
         self._tick_timer.cancel()
         self._refresh_timer.cancel()
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
         for _waiter, responder in self._waiters:
             responder.send(ErrorResult("shutdown", "crmd is shutting down"))
         self._waiters.clear()
@@ -225,7 +229,7 @@ class CrmdService:
         if report.leaving and (previous is None or not previous.leaving):
             log.info("node %s is shutting down: its groups move as soon as they are "
                      "stopped there", src)
-        self._tracker.on_report(src, report)
+        self._tracker.on_report(src, report, self._ctx.loop.clock())
         self._failures[src] = msg.failures
         self._changes[src] = msg.last_change
         last = self._seen_seq.get(src)
@@ -265,7 +269,7 @@ class CrmdService:
         """The table as of now, our own groups included."""
         report = self.local.own_report()
         if report is not None:
-            self._tracker.on_report(self._node, report)
+            self._tracker.on_report(self._node, report, self._ctx.loop.clock())
         return self._tracker.snapshot(self._ctx.loop.clock(), self._coordinator.in_flight())
 
     def _landed(self, src: str, report: NodeReport) -> None:
@@ -294,7 +298,16 @@ class CrmdService:
             return
         if not was_dc:
             log.info("this node is the designated coordinator (instance %s)", plan.instance)
+        self._recheck(plan.recheck)
         self._act(plan, state)
+
+    def _recheck(self, when: float | None) -> None:
+        """Decide again at ``when`` (a restart backoff ends), not only on the next tick."""
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
+            self._recheck_timer = None
+        if when is not None:
+            self._recheck_timer = self._ctx.loop.call_at(when, self._changed)
 
     def _act(self, plan: Plan, state: ClusterState) -> None:
         for name in plan.unprotected:

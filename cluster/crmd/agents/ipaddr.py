@@ -21,7 +21,8 @@ label is allowed in either.
 
 Semantics (Pacemaker's IPaddr2 contract):
 
-* ``start``: fails (``FAILED``) when the interface is down or has no carrier;
+* ``start``: fails (``FAILED``, marked ``missing``: this node's environment, not
+  the address, is at fault) when the interface is down or has no carrier;
   adds the address unless present (present = ok, idempotent); then announces it
   with ``arp_count`` rounds of gratuitous ARP, ``arp_interval`` apart (not on
   loopback). A findif failure is ``INVALID_ARGS``: another node may be able to.
@@ -178,7 +179,8 @@ class IpAddressAgent:
             link, bits = link_bits
             detail = f"{spec.ip}/{bits} added to {link.name}"
         if not (link.up and link.carrier):  # no use taking an address nobody can reach
-            return Reply(Outcome.FAILED, detail=f"{link.name} is {_link_state(link)}")
+            return Reply(Outcome.FAILED, detail=f"{link.name} is {_link_state(link)}",
+                         missing=True)
         if bits is not None:
             self._add(spec, link, bits)
         self._announce(spec, link)

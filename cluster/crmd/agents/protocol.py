@@ -96,6 +96,7 @@ class OpResult:
     ``action`` the requested action (``probe`` stays ``probe``), ``rc`` the exit
     code of the agent program (``None`` for built-ins and timeouts), ``detail``
     the OCF exit reason or the tail of the program's output, ``duration`` seconds.
+    ``missing``: see :class:`Reply`.
     """
 
     resource: str
@@ -104,6 +105,7 @@ class OpResult:
     rc: int | None
     detail: str
     duration: float
+    missing: bool = False
 
     @property
     def ok(self) -> bool:
@@ -130,11 +132,17 @@ class OpRequest:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An agent's answer; the executor adds resource, action and duration."""
+    """An agent's answer; the executor adds resource, action and duration.
+
+    ``missing``: the failure is this node's environment, not the service (the
+    interface is down, a device is absent); trying again here cannot help until
+    it comes back, so crmd treats it like ``NOT_INSTALLED``: not on this node.
+    """
 
     outcome: Outcome
     rc: int | None = None
     detail: str = ""
+    missing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

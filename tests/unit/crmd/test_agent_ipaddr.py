@@ -112,7 +112,8 @@ def test_pulled_cable_fails_start_but_not_monitor(rig: Rig) -> None:
     reply = _run(agent, MONITOR)
     assert reply.outcome is Outcome.OK and "no carrier" in reply.detail
     other = rig.agent("10.0.0.8/24/eth0")
-    assert _run(other, START).outcome is Outcome.FAILED
+    reply = _run(other, START)
+    assert reply.outcome is Outcome.FAILED and reply.missing, "the node's link, not the address"
     assert rig.netlink.holds("10.0.0.8") == []
     rig.netlink.set_carrier("eth0", True)
     assert _run(agent, MONITOR).outcome is Outcome.OK
