@@ -16,6 +16,13 @@ every group (each right to left, groups in parallel, so each moves as soon as
 it is down), retry failed stops a few times, then send the final report —
 holding nothing — and call ``finish`` once hbcomm has queued it.
 
+After a healed partition (:mod:`cluster.crmd.rivals`) the service calls
+:meth:`LocalNode.reannounce` for a group this node kept: each of its
+resources whose agent announces an address
+(:func:`~cluster.crmd.agents.registry.announces`) runs ``reannounce``, queued
+behind whatever that resource is doing.  The result is only logged: it
+changes no state, and a missing address is the monitor's to find.
+
 Recurring monitors run every :func:`monitor_interval` seconds while a group
 is started: 10 s, or twice ``deadtime`` when that is shorter (never under
 1 s): a dead service need not be noticed faster than a dead node, and lab
@@ -34,6 +41,7 @@ from cluster.bus.server import Publisher
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
 from cluster.crmd.agents.protocol import OpResult, Outcome
+from cluster.crmd.agents.registry import announces
 from cluster.crmd.executor import Executor
 from cluster.crmd.memory import Memory, RespawnMemory
 from cluster.crmd.report import LocalFlags, group_line, local_message, to_report
@@ -82,6 +90,10 @@ def _status(outcome: Outcome) -> OpStatus:
     if outcome.hard or outcome.fatal:
         return OpStatus.HARD
     return OpStatus.FAILED
+
+
+def _logged_only(_result: OpResult) -> None:
+    """The executor has logged the result; nothing depends on it."""
 
 
 class LocalNode:
@@ -170,6 +182,15 @@ class LocalNode:
             return
         self._apply(self._runner.command(key, action, instance))
         self.report_soon()                   # also when nothing changed: the DC re-sent
+
+    def reannounce(self, key: str) -> None:
+        """Every other node released ``key``, which runs here: tell the LAN again."""
+        specs = [spec for spec in self._groups[key].resources if announces(spec)]
+        if specs and self._runner.status(key).state is GroupState.STARTED:
+            log.info("group %s: no other node holds it any more; announcing %s again", key,
+                     ", ".join(spec.token for spec in specs))
+            for spec in specs:
+                self._executor.run(spec, "reannounce", _logged_only)
 
     def cleanup(self, keys: Sequence[str]) -> None:
         for key in keys:
