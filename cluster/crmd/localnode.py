@@ -183,11 +183,12 @@ class LocalNode:
         self._apply(self._runner.command(key, action, instance))
         self.report_soon()                   # also when nothing changed: the DC re-sent
 
-    def reannounce(self, key: str) -> None:
-        """Every other node released ``key``, which runs here: tell the LAN again."""
+    def reannounce(self, key: str, released_by: Sequence[str]) -> None:
+        """Every other node that ran ``key`` released it; it runs here: tell the LAN again."""
         specs = [spec for spec in self._groups[key].resources if announces(spec)]
         if specs and self._runner.status(key).state is GroupState.STARTED:
-            log.info("group %s: no other node holds it any more; announcing %s again", key,
+            log.info("group %s: released by %s, kept here; announcing %s again "
+                     "(gratuitous ARP)", key, ", ".join(released_by),
                      ", ".join(spec.token for spec in specs))
             for spec in specs:
                 self._executor.run(spec, "reannounce", _logged_only)

@@ -2,8 +2,8 @@
 
 Role: a sans-I/O core of crmd's shell.  Input: the cluster table
 (:class:`~cluster.crmd.state.ClusterState`, our own report included) after
-every report and every evaluation.  Output: the keys of the groups this node
-keeps whose other holders have all released them since the last call; the
+every report and every evaluation.  Output: the groups this node keeps whose other
+holders have all released them since the last call, with those holders; the
 shell re-announces those groups' service addresses (``reannounce``, see
 :mod:`cluster.crmd.agents.protocol`).
 
@@ -22,7 +22,8 @@ is released when its report says ``stopped`` or STONITH confirmed it off; a
 node whose report we cannot trust (it rejoined and has not reported yet)
 still counts, so a rival that departs holding the group keeps us waiting
 until it is back and says so, or is fenced.  When the last rival is released
-the group is returned once.  If our own group stops being ``started`` (we
+the group is returned once; a released rival that takes the group up again
+before then is waited for again.  If our own group stops being ``started`` (we
 were not the keeper), its rivals are forgotten.
 """
 
@@ -40,20 +41,20 @@ class Rivals:
         self._node = node
         self._rivals: dict[str, set[str]] = {}
 
-    def update(self, state: ClusterState) -> list[str]:
-        """Groups whose every rival has released them since the last call."""
+    def update(self, state: ClusterState) -> list[tuple[str, tuple[str, ...]]]:
+        """(group, its rivals) for each group whose every rival has released it
+        since the last call."""
         own = state.node(self._node).trusted_report
-        released: list[str] = []
+        released: list[tuple[str, tuple[str, ...]]] = []
         for key in sorted(set(self._rivals) | set(own.groups if own is not None else ())):
             if own is None or own.group(key).state is not GroupState.STARTED:
                 self._rivals.pop(key, None)
                 continue
             rivals = self._rivals.get(key, set()) | self._holders(state, key)
-            still = {name for name in rivals if not self._released(state, name, key)}
-            if still:
-                self._rivals[key] = still
+            if any(not self._released(state, name, key) for name in rivals):
+                self._rivals[key] = rivals
             elif self._rivals.pop(key, None):
-                released.append(key)
+                released.append((key, tuple(sorted(rivals))))
         return released
 
     def _holders(self, state: ClusterState, key: str) -> set[str]:

@@ -292,8 +292,8 @@ class CrmdService:
     def _check_rivals(self, state: ClusterState) -> None:
         """Checked on every report, not only per (coalesced) evaluation: a rival's
         ``started`` and ``stopped`` may arrive together."""
-        for key in self._rivals.update(state):
-            self.local.reannounce(key)
+        for key, rivals in self._rivals.update(state):
+            self.local.reannounce(key, rivals)
 
     def _act(self, plan: Plan, state: ClusterState) -> None:
         for name in plan.unprotected:

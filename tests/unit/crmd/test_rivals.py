@@ -22,7 +22,9 @@ def _state(*infos: NodeInfo) -> ClusterState:
 
 
 def _feed(rivals: Rivals, *steps: tuple[GroupState | None, NodeInfo]) -> list[list[str]]:
-    return [rivals.update(_state(_info("node1", own), other)) for own, other in steps]
+    """The groups returned at each step (the rivals named are checked once, below)."""
+    return [[key for key, _ in rivals.update(_state(_info("node1", own), other))]
+            for own, other in steps]
 
 
 def test_keeper_announces_once_when_the_other_holder_has_stopped() -> None:
@@ -68,6 +70,24 @@ def test_a_fenced_rival_holds_nothing() -> None:
                  (S.STARTED, _info("node2", S.STARTED)),
                  (S.STARTED, _info("node2", S.STARTED, member=False, fenced=True)))
     assert seen == [[], [G]]
+
+
+def test_the_released_rivals_are_named() -> None:
+    rivals = Rivals("node1")
+    own = _info("node1", S.STARTED)
+    assert rivals.update(_state(own, _info("node2", S.STARTED), _info("node3", S.STARTED))) == []
+    assert rivals.update(_state(own, _info("node2", S.STOPPED), _info("node3", S.STARTED))) == []
+    assert rivals.update(_state(own, _info("node2", S.STOPPED), _info("node3", S.STOPPED))) == [
+        (G, ("node2", "node3"))]
+
+
+def test_a_released_rival_that_takes_it_up_again_is_waited_for() -> None:
+    rivals = Rivals("node1")
+    own = _info("node1", S.STARTED)
+    assert rivals.update(_state(own, _info("node2", S.STARTED), _info("node3", S.STARTED))) == []
+    assert rivals.update(_state(own, _info("node2", S.STOPPED), _info("node3", S.STARTED))) == []
+    assert rivals.update(_state(own, _info("node2", S.STARTING), _info("node3", S.STOPPED))) == []
+    assert rivals.update(_state(own, _info("node2", S.STOPPED), _info("node3", S.STOPPED))) != []
 
 
 def test_no_own_report_forgets_the_rivals() -> None:
