@@ -24,6 +24,13 @@ back by itself once its cause is gone.  The failed actions stay listed (the
 history) until a cleanup.  A respawned crmd re-arms the timers from the
 remembered failures' times.
 
+After a healed partition (:mod:`cluster.crmd.rivals`) the service calls
+:meth:`LocalNode.reannounce` for a group this node kept: each of its
+resources whose agent announces an address
+(:func:`~cluster.crmd.agents.registry.announces`) runs ``reannounce``, queued
+behind whatever that resource is doing.  The result is only logged: it
+changes no state, and a missing address is the monitor's to find.
+
 Recurring monitors run every :func:`monitor_interval` seconds while a group
 is started: 10 s, or twice ``deadtime`` when that is shorter (never under
 1 s): a dead service need not be noticed faster than a dead node, and lab
@@ -43,6 +50,7 @@ from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
 from cluster.config.values import format_duration
 from cluster.crmd.agents.protocol import OpResult, Outcome
+from cluster.crmd.agents.registry import announces
 from cluster.crmd.executor import Executor
 from cluster.crmd.memory import Memory, RespawnMemory
 from cluster.crmd.report import LocalFlags, group_line, local_message, to_report
@@ -98,6 +106,10 @@ def _cause(result: OpResult) -> str:
     """What "the same cause" compares (LocalGroups counts a hard failure once per cause)."""
     return (f"{result.action} {result.resource}: {result.outcome.value} ({result.rc}) "
             f"{result.detail}")
+
+
+def _logged_only(_result: OpResult) -> None:
+    """The executor has logged the result; nothing depends on it."""
 
 
 class LocalNode:
@@ -195,6 +207,16 @@ class LocalNode:
             return
         self._apply(self._runner.command(key, action, instance))
         self.report_soon()                   # also when nothing changed: the DC re-sent
+
+    def reannounce(self, key: str, released_by: Sequence[str]) -> None:
+        """Every other node that ran ``key`` released it; it runs here: tell the LAN again."""
+        specs = [spec for spec in self._groups[key].resources if announces(spec)]
+        if specs and self._runner.status(key).state is GroupState.STARTED:
+            log.info("group %s: released by %s, kept here; announcing %s again "
+                     "(gratuitous ARP)", key, ", ".join(released_by),
+                     ", ".join(spec.token for spec in specs))
+            for spec in specs:
+                self._executor.run(spec, "reannounce", _logged_only)
 
     def cleanup(self, keys: Sequence[str]) -> None:
         for key in keys:

@@ -56,7 +56,9 @@ the group is stopped, placement above chooses the new node.
 
 *Multi-active* (a partition healed and both sides run the group): keep it on
 the preferred node if that is one of the holders, else on the lowest-named
-one, and stop it everywhere else.
+one, and stop it everywhere else.  Once the others report it stopped, the
+keeper announces its address again on its own (``rivals.py``): not a policy
+action, the plan has nothing more to do.
 
 *Failures.*  A ``failed`` group is restarted in place (:class:`Restart`, a stop
 then a start on the same node) while its fail count there is below the

@@ -18,6 +18,11 @@ node — its notes are what ``crm_status`` shows — and on the DC the
 re-sending those that did not land.  Commands to this node are applied
 directly, to others sent with ``dest``.
 
+Re-announcing: after every report and evaluation, :class:`~cluster.crmd.rivals.Rivals`
+says which groups this node kept while another node also ran them (a healed
+partition) and that every such node has now released; :meth:`LocalNode.reannounce`
+tells the LAN again where their addresses live.
+
 Fencing: the DC hands every Fence action to a
 :class:`~cluster.crmd.fencing.Fencer` (FenceNode to the local stonithd);
 until it confirms, the policy keeps the groups of that departed node stopped,
@@ -63,6 +68,7 @@ from cluster.crmd.memory import Memory, MemoryFile
 from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
 from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
 from cluster.crmd.report import build_status, newest_change, policy_config, to_report
+from cluster.crmd.rivals import Rivals
 from cluster.crmd.state import (
     ClusterState,
     NodeReport,
@@ -102,6 +108,7 @@ class CrmdService:
         self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
         self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes, ctx.loop.clock())
         self._coordinator = Coordinator()
+        self._rivals = Rivals(ctx.node)
         self._fencer: Fencer = fencer if fencer is not None else StonithdFencer(
             ctx.client("stonithd"),
             lambda: endpoints.control_path(ctx.paths.run_dir, "stonithd").exists())
@@ -237,6 +244,7 @@ class CrmdService:
             self.local.report_soon()     # a crmd (re)started there: tell it about us now
         self._seen_seq[src] = msg.seq
         self._landed(src, report)
+        self._check_rivals(self.state())
         self._changed()
 
     def _on_command(self, src: str, cmd: Command) -> None:
@@ -283,6 +291,7 @@ class CrmdService:
             return                              # still probing, or no formed view yet
         self._landed(self._node, own)
         state = self.state()
+        self._check_rivals(state)
         plan = decide(state, self._policy)
         level = logging.INFO if plan.dc == self._node else logging.DEBUG
         for note in plan.notes:
@@ -308,6 +317,12 @@ class CrmdService:
             self._recheck_timer = None
         if when is not None:
             self._recheck_timer = self._ctx.loop.call_at(when, self._changed)
+
+    def _check_rivals(self, state: ClusterState) -> None:
+        """Checked on every report, not only per (coalesced) evaluation: a rival's
+        ``started`` and ``stopped`` may arrive together."""
+        for key, rivals in self._rivals.update(state):
+            self.local.reannounce(key, rivals)
 
     def _act(self, plan: Plan, state: ClusterState) -> None:
         for name in plan.unprotected:
