@@ -36,8 +36,9 @@ def test_the_configuration_commands_work_on_a_fresh_clone(tmp_path: Path) -> Non
     run = [c for c in commands if not c.startswith(_SKIPPED)]
     assert any(c.startswith("cluster-mcp --check") for c in run), commands
     clone = tmp_path / "clone"
-    subprocess.run(["sh", "-c", 'umask 022 && git clone -q "$0" "$1"', str(ROOT), str(clone)],
-                   check=True, timeout=120)  # fmt: skip
+    # safe.directory: CI may own the checkout as another user than the test's.
+    clone_cmd = 'umask 022 && git -c safe.directory="*" clone -q "$0" "$1"'
+    subprocess.run(["sh", "-c", clone_cmd, str(ROOT), str(clone)], check=True, timeout=120)
     script = "set -eu\n" + "\n".join(run) + "\n"
     done = subprocess.run(["bash", "-c", script], cwd=clone, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
