@@ -56,15 +56,24 @@ the group is stopped, placement above chooses the new node.
 
 *Multi-active* (a partition healed and both sides run the group): keep it on
 the preferred node if that is one of the holders, else on the lowest-named
-one, and stop it everywhere else.
+one, and stop it everywhere else.  Once the others report it stopped, the
+keeper announces its address again on its own (``rivals.py``): not a policy
+action, the plan has nothing more to do.
 
 *Failures.*  A ``failed`` group is restarted in place (:class:`Restart`, a stop
 then a start on the same node) while its fail count there is below the
 threshold; then it is stopped, which bans the node for it, and placement moves
-it.  A group failed with no failure counted (the start-up probe found it
-partly running, or a stop failed) is only stopped: it was not running
-properly anywhere, so placement decides where it starts.  A leaving node
-stops its own groups; the policy only waits for it.
+it.  Restarts in place back off (:func:`restart_delay`: 0 s after the first
+failure, then 1 s, 2 s, 4 s ... up to :data:`RESTART_BACKOFF_CAP`), counted
+from when this crmd first saw the failure (``NodeInfo.failed_at``), so a
+failure that repeats at once does not burn the threshold in milliseconds;
+``Plan.recheck`` says when the plan changes by time alone.  A ban lasts as
+long as the node's fail count: a cleanup or ``failure_timeout`` (the node
+forgets the count, see :mod:`cluster.crmd.localnode`) lifts it.  A group
+failed with no failure counted (the start-up probe found it partly running,
+or a stop failed) is only stopped: it was not running properly anywhere, so
+placement decides where it starts.  A leaving node stops its own groups; the
+policy only waits for it.
 """
 
 from __future__ import annotations
@@ -76,6 +85,7 @@ from cluster.crmd.state import ClusterState, GroupState, NodeInfo, standby_cover
 
 __all__ = [
     "DEFAULT_FAILURE_THRESHOLD",
+    "RESTART_BACKOFF_CAP",
     "Action",
     "Fence",
     "Plan",
@@ -85,12 +95,16 @@ __all__ = [
     "Stop",
     "decide",
     "designated_coordinator",
+    "restart_delay",
     "usable",
 ]
 
 #: Failures of a group on one node before the node is banned for it
 #: (Pacemaker's migration-threshold; Heartbeat itself gave up at the first).
 DEFAULT_FAILURE_THRESHOLD = 3
+
+#: The longest wait (s) before a restart in place.
+RESTART_BACKOFF_CAP = 30.0
 
 _FAILBACK_MODES = ("on", "legacy")
 
@@ -103,6 +117,7 @@ class PolicyConfig:
     stonith: bool = False
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
     initdead: float = 0.0
+    failure_timeout: float | None = None     # fail counts expire (ha.cf); None = never
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +158,15 @@ class Plan:
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
     unprotected: tuple[str, ...] = ()   # taken over without STONITH
+    recheck: float | None = None        # decide again then (``state.now``'s clock)
+
+
+def restart_delay(fail_count: int) -> float:
+    """Seconds between a group's ``fail_count``-th failure on a node and its
+    restart there: 0, 1, 2, 4 ... capped at :data:`RESTART_BACKOFF_CAP`."""
+    if fail_count <= 1:
+        return 0.0
+    return min(RESTART_BACKOFF_CAP, 2.0 ** min(fail_count - 2, 16))
 
 
 def designated_coordinator(state: ClusterState) -> str | None:
@@ -186,6 +210,7 @@ class _Planner:
     notes: list[str] = field(default_factory=list)
     unprotected: list[str] = field(default_factory=list)
     fenced: set[str] = field(default_factory=set)
+    recheck: float | None = None
 
     @property
     def instance(self) -> int:
@@ -294,6 +319,14 @@ class _Planner:
         elif self.declines(name, group) and self.candidates(group.key, exclude=name):
             self.actions.append(Stop(group.key, name, f"failed on {name}, which is in standby"))
         else:
+            delay = restart_delay(count)
+            due = info.failed_at.get(group.key, float("-inf")) + delay
+            if self.state.now < due:
+                self.notes.append(f"{group.key}: failed on {name} (fail count {count} of "
+                                  f"{limit}): restarting it there {delay:g} s after the "
+                                  "failure (restarts back off)")
+                self.recheck = due if self.recheck is None else min(self.recheck, due)
+                return
             self.actions.append(Restart(group.key, name, f"failed on {name} (fail count "
                                         f"{count} of {limit}): recovering in place"))
 
@@ -398,5 +431,5 @@ def decide(state: ClusterState, config: PolicyConfig) -> Plan:
         for group in config.groups:
             planner.group(group)
     return Plan(dc, view.instance, tuple(planner.actions), tuple(planner.notes),
-                tuple(planner.unprotected))
+                tuple(planner.unprotected), planner.recheck)
 

@@ -51,7 +51,8 @@ def policy_config(config: ClusterConfig, failure_threshold: int) -> PolicyConfig
     ha = config.ha
     return PolicyConfig(groups=config.groups, nodes=ha.nodes, auto_failback=ha.auto_failback,
                         stonith=bool(ha.stonith_hosts or ha.stonith),
-                        failure_threshold=failure_threshold, initdead=ha.initdead)
+                        failure_threshold=failure_threshold, initdead=ha.initdead,
+                        failure_timeout=ha.failure_timeout)
 
 
 def group_line(group: ResourceGroup) -> str:
@@ -134,13 +135,24 @@ def _resources(state: ClusterState, group: ResourceGroup) -> list[ResourceState]
     return out
 
 
-def _fail_counts(state: ClusterState, keys: Sequence[str]) -> list[FailCount]:
+def _fail_counts(state: ClusterState, config: PolicyConfig,
+                 failures: Mapping[str, Sequence[FailedAction]]) -> list[FailCount]:
+    """Every non-zero fail count in the nodes' latest reports, with its last failure."""
     out = []
-    for name in state.members:
-        report = state.node(name).trusted_report
-        if report is not None:
-            out += [FailCount(name, key, count) for key in keys
-                    if (count := report.group(key).fail_count)]
+    for name in sorted(state.nodes):
+        report = state.node(name).report
+        if report is None:
+            continue
+        for group in config.groups:
+            count = report.group(group.key).fail_count
+            if count == 0:
+                continue
+            last = max((f.when for f in failures.get(name, ()) if f.group == group.key),
+                       default=0.0)
+            timeout = config.failure_timeout
+            expires = last + timeout if timeout is not None and last else None
+            out.append(FailCount(name, group.key, count, config.failure_threshold,
+                                 count >= config.failure_threshold, last, expires))
     return out
 
 
@@ -165,5 +177,5 @@ def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
         nodes=tuple(_node_states(state, names, keys)),
         groups=tuple(keys), resources=tuple(resources),
         failed_actions=tuple(failed), notices=(*plan.notes, *notices),
-        last_change=last_change, fail_counts=tuple(_fail_counts(state, keys)),
+        last_change=last_change, fail_counts=tuple(_fail_counts(state, config, failures)),
         failure_threshold=config.failure_threshold)

@@ -18,6 +18,11 @@ node — its notes are what ``crm_status`` shows — and on the DC the
 re-sending those that did not land.  Commands to this node are applied
 directly, to others sent with ``dest``.
 
+Re-announcing: after every report and evaluation, :class:`~cluster.crmd.rivals.Rivals`
+says which groups this node kept while another node also ran them (a healed
+partition) and that every such node has now released; :meth:`LocalNode.reannounce`
+tells the LAN again where their addresses live.
+
 Fencing: the DC hands every Fence action to a
 :class:`~cluster.crmd.fencing.Fencer` (FenceNode to the local stonithd);
 until it confirms, the policy keeps the groups of that departed node stopped,
@@ -33,6 +38,7 @@ from pathlib import Path
 
 from cluster.bus import codec, endpoints
 from cluster.bus.client import BusError
+from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.common import ErrorResult, OkResult
 from cluster.bus.messages.crmd import (
@@ -63,6 +69,7 @@ from cluster.crmd.memory import Memory, MemoryFile
 from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
 from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
 from cluster.crmd.report import build_status, newest_change, policy_config, to_report
+from cluster.crmd.rivals import Rivals
 from cluster.crmd.state import (
     ClusterState,
     NodeReport,
@@ -103,6 +110,7 @@ class CrmdService:
         self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
         self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes, ctx.loop.clock())
         self._coordinator = Coordinator()
+        self._rivals = Rivals(ctx.node)
         self._fencer: Fencer = fencer if fencer is not None else StonithdFencer(
             ctx.client("stonithd"),
             lambda: endpoints.control_path(ctx.paths.run_dir, "stonithd").exists())
@@ -132,6 +140,7 @@ class CrmdService:
         self.local.start()
         self._tick_timer = ctx.loop.call_later(EVAL_INTERVAL, self._tick)
         self._refresh_timer = ctx.loop.call_later(REFRESH_INTERVAL, self._refresh)
+        self._recheck_timer: Timer | None = None
 
     # -- Service protocol -----------------------------------------------------------------
 
@@ -154,6 +163,8 @@ class CrmdService:
     def close(self) -> None:
         self._tick_timer.cancel()
         self._refresh_timer.cancel()
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
         for _waiter, responder in self._waiters:
             responder.send(ErrorResult("shutdown", "crmd is shutting down"))
         self._waiters.clear()
@@ -234,7 +245,7 @@ class CrmdService:
         if report.leaving and (previous is None or not previous.leaving):
             log.info("node %s is shutting down: its groups move as soon as they are "
                      "stopped there", src)
-        self._tracker.on_report(src, report)
+        self._tracker.on_report(src, report, self._ctx.loop.clock())
         self._failures[src] = msg.failures
         self._changes[src] = msg.last_change
         last = self._seen_seq.get(src)
@@ -242,6 +253,7 @@ class CrmdService:
             self.local.report_soon()     # a crmd (re)started there: tell it about us now
         self._seen_seq[src] = msg.seq
         self._landed(src, report)
+        self._check_rivals(self.state())
         self._changed()
 
     def _on_command(self, src: str, cmd: Command) -> None:
@@ -274,7 +286,7 @@ class CrmdService:
         """The table as of now, our own groups included."""
         report = self.local.own_report()
         if report is not None:
-            self._tracker.on_report(self._node, report)
+            self._tracker.on_report(self._node, report, self._ctx.loop.clock())
         return self._tracker.snapshot(self._ctx.loop.clock(), self._coordinator.in_flight())
 
     def _landed(self, src: str, report: NodeReport) -> None:
@@ -288,6 +300,7 @@ class CrmdService:
             return                              # still probing, or no formed view yet
         self._landed(self._node, own)
         state = self.state()
+        self._check_rivals(state)
         plan = decide(state, self._policy)
         level = logging.INFO if plan.dc == self._node else logging.DEBUG
         for note in plan.notes:
@@ -303,7 +316,22 @@ class CrmdService:
             return
         if not was_dc:
             log.info("this node is the designated coordinator (instance %s)", plan.instance)
+        self._recheck(plan.recheck)
         self._act(plan, state)
+
+    def _recheck(self, when: float | None) -> None:
+        """Decide again at ``when`` (a restart backoff ends), not only on the next tick."""
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
+            self._recheck_timer = None
+        if when is not None:
+            self._recheck_timer = self._ctx.loop.call_at(when, self._changed)
+
+    def _check_rivals(self, state: ClusterState) -> None:
+        """Checked on every report, not only per (coalesced) evaluation: a rival's
+        ``started`` and ``stopped`` may arrive together."""
+        for key, rivals in self._rivals.update(state):
+            self.local.reannounce(key, rivals)
 
     def _act(self, plan: Plan, state: ClusterState) -> None:
         for name in plan.unprotected:

@@ -24,6 +24,11 @@ and the membership facts around it:
 
 :meth:`NodeInfo.may_hold` combines these into the one question the policy
 asks before starting a group anywhere.
+
+``failed_at`` notes, per group the node reports failed, when (on this crmd's
+clock: reports carry no comparable time) that failure was first seen — a
+failed state with a fail count not seen before.  The policy spaces restarts in
+place from it (the restart backoff).
 """
 
 from __future__ import annotations
@@ -143,6 +148,7 @@ class NodeInfo:
     member_since: int | None = None
     fenced: bool = False
     abandoned: frozenset[str] = frozenset()
+    failed_at: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def trusted_report(self) -> NodeReport | None:
@@ -225,6 +231,19 @@ class ViewEvent:
     departed: tuple[str, ...]
 
 
+def _failed_at(info: NodeInfo, report: NodeReport, now: float) -> dict[str, float]:
+    before = info.report
+    out: dict[str, float] = {}
+    for key, status in report.groups.items():
+        if status.state is not GroupState.FAILED:
+            continue
+        old = before.group(key) if before is not None else None
+        seen = (old is not None and old.state is GroupState.FAILED
+                and old.fail_count == status.fail_count and key in info.failed_at)
+        out[key] = info.failed_at[key] if seen else now
+    return out
+
+
 class StateTracker:
     """The mutable status table; every method is a pure fold of one input."""
 
@@ -260,9 +279,11 @@ class StateTracker:
             joined = sorted(view.members)
         return ViewEvent(view.instance, tuple(sorted(joined)), tuple(sorted(departed)))
 
-    def on_report(self, node: str, report: NodeReport) -> None:
+    def on_report(self, node: str, report: NodeReport, now: float = float("-inf")) -> None:
+        """Fold ``node``'s report, received at ``now`` (see ``failed_at``)."""
         info = self._nodes.get(node, NodeInfo(node))
-        self._nodes[node] = replace(info, report=report)
+        self._nodes[node] = replace(info, report=report,
+                                    failed_at=_failed_at(info, report, now))
         if not info.member:
             return
         started = {key for key, status in report.groups.items()

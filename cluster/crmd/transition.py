@@ -44,9 +44,13 @@ resources and probed, so the DC starts it again like any stopped group.  A
 group added by a reload is probed the same way.  Other groups are not touched.
 
 Failures: a failed start or monitor adds one to the group's fail count (a
-*hard* outcome — agent not installed, bad arguments — sets it to the threshold
-at once: this node cannot run it); a failed stop does not count (it is not a
-service failure) but leaves the group failed, which the DC retries.
+*hard* outcome — agent not installed, bad arguments, the environment missing
+such as the interface down — sets it to the threshold at once: this node
+cannot run it); a failed stop does not count (it is not a service failure) but
+leaves the group failed, which the DC retries.  A hard failure counts once per
+*cause*: the same resource, action, outcome and reason text as the hard
+failure counted last, with no successful start of the group in between, is
+the same missing piece seen again, not a new failure, so it adds nothing.
 """
 
 from __future__ import annotations
@@ -148,6 +152,7 @@ class _Group:
         self.res = [ResourceState.UNKNOWN] * size
         self.state = GroupState.UNKNOWN
         self.fail_count = 0
+        self.cause: str | None = None             # of the last hard failure counted
         self.since = 0
         self.target: GroupState | None = None     # STARTED | STOPPED | None
         self.stop_first = False                   # restart / clean-up: stop phase first
@@ -171,6 +176,7 @@ class _Group:
             out.append(MonitorsOff(self.key))
         out.append(GroupChanged(self.key, old, new, why))
         if new is GroupState.STARTED:
+            self.cause = None
             out.append(MonitorsOn(self.key))
 
     def _next_op(self) -> tuple[int, str] | None:
@@ -230,7 +236,8 @@ class _Group:
         elif self.target is GroupState.STARTED:
             self._enter(GroupState.STARTED, "every resource started", out)
 
-    def done(self, index: int, action: str, status: OpStatus, out: list[Effect]) -> None:
+    def done(self, index: int, action: str, status: OpStatus, out: list[Effect],
+             cause: str = "") -> None:
         if self.busy != (index, action):
             return                                   # not the op we are waiting for
         self.busy = None
@@ -247,7 +254,7 @@ class _Group:
             self.res[index] = ResourceState.STARTED
         elif action == "start":
             self.res[index] = ResourceState.FAILED
-            self._count_failure(status)
+            self._count_failure(status, cause)
             out.append(Failure(self.key, index, action))
             self.failed_start = self.stop_first = True
         elif action == "stop" and status in (OpStatus.OK, OpStatus.NOT_RUNNING):
@@ -261,17 +268,21 @@ class _Group:
             return
         self.step(out)
 
-    def _count_failure(self, status: OpStatus) -> None:
-        if status is OpStatus.HARD:
-            self.fail_count = max(self.fail_count + 1, self.threshold)
-        else:
+    def _count_failure(self, status: OpStatus, cause: str) -> None:
+        if status is not OpStatus.HARD:
             self.fail_count += 1
+        elif cause and cause == self.cause:
+            self.fail_count = max(self.fail_count, self.threshold)
+        else:
+            self.cause = cause or None
+            self.fail_count = max(self.fail_count + 1, self.threshold)
 
-    def monitor_failed(self, index: int, status: OpStatus, out: list[Effect]) -> None:
+    def monitor_failed(self, index: int, status: OpStatus, out: list[Effect],
+                       cause: str = "") -> None:
         if self.state is not GroupState.STARTED or self.busy is not None:
             return                                   # stale: the group is moving anyway
         self.res[index] = ResourceState.FAILED
-        self._count_failure(status)
+        self._count_failure(status, cause)
         out.append(Failure(self.key, index, "monitor"))
         self.target = None
         self._enter(GroupState.FAILED, "a monitor failed", out)
@@ -339,19 +350,22 @@ class LocalGroups:
         group.step(out)
         return out
 
-    def op_done(self, key: str, index: int, action: str, status: OpStatus) -> list[Effect]:
+    def op_done(self, key: str, index: int, action: str, status: OpStatus,
+                cause: str = "") -> list[Effect]:
+        """An op ended; ``cause`` names a failure (see "counts once per cause")."""
         out: list[Effect] = []
         group = self._groups.get(key)
         if group is not None:
-            group.done(index, action, status, out)
+            group.done(index, action, status, out, cause)
             self._drop_if_retired(key, out)
         return out
 
-    def monitor_failed(self, key: str, index: int, status: OpStatus) -> list[Effect]:
+    def monitor_failed(self, key: str, index: int, status: OpStatus,
+                       cause: str = "") -> list[Effect]:
         out: list[Effect] = []
         group = self._groups.get(key)
         if group is not None and not self.leaving and key not in self._retiring:
-            group.monitor_failed(index, status, out)
+            group.monitor_failed(index, status, out, cause)
         return out
 
     def add(self, key: str, size: int) -> list[Effect]:
@@ -431,7 +445,7 @@ class LocalGroups:
             group = self._groups.get(key)
             if group is None:
                 continue
-            group.fail_count = 0
+            group.fail_count, group.cause = 0, None
             self._stop_tried.discard(key)
             if group.state is GroupState.FAILED and group.busy is None and not self.leaving:
                 group.res = [ResourceState.UNKNOWN] * len(group.res)

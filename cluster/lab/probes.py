@@ -1,8 +1,10 @@
 """Asking a lab cluster things from the outside, the way an admin or a client would.
 
 `served_by` is the client's view (which node's web server answers the service
-address), `hb_tool` runs hb_standby / hb_takeover inside a node, `log_tails`
-gathers the ends of daemon logs for a failure message.  Used by the acceptance
+address), `AnswerLog` the same view kept up continuously (a request every few
+ms, each answer recorded with its time), `hb_tool` runs hb_standby /
+hb_takeover inside a node, `log_tails` gathers the ends of daemon logs for a
+failure message.  Used by the acceptance
 site, the lab tests and the benchmarks, so each asks the same way.
 """
 
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 
 from cluster.lab.node import Node
-from cluster.lab.services import HTTP_PORT
+from cluster.lab.services import HTTP_PORT, OVERLAPPING_PROBE
+from cluster.lab.waiting import wait_first
 
-__all__ = ["hb_tool", "log_tails", "served_by"]
+__all__ = ["AnswerLog", "hb_tool", "log_tails", "served_by", "stop_probe"]
 
 
 def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
@@ -24,6 +28,57 @@ def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
             f"'http://{vip}:{port}/', timeout=1).read().decode())")
     done = client.run([sys.executable, "-c", code], check=False, timeout=10)
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+class AnswerLog:
+    """A client asking http://VIP:PORT/ every `interval` s without waiting for
+    earlier requests (`OVERLAPPING_PROBE`); a reader thread records every answer
+    as (monotonic time, node name).  The client keeps its own ARP cache: nothing
+    here flushes it.  The lab kills the probe at close if `close` was not called."""
+
+    def __init__(self, client: Node, vip: str, port: int = HTTP_PORT,
+                 interval: float = 0.01) -> None:
+        self.answers: list[tuple[float, str]] = []
+        self._seen = threading.Condition()
+        self._proc = client.spawn([sys.executable, "-c", OVERLAPPING_PROBE, vip, str(port),
+                                   str(interval), "86400"], stdout=subprocess.PIPE)
+        self._thread = threading.Thread(target=self._read, name=f"answers-{vip}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for raw in self._proc.stdout:
+            stamp, _, who = raw.decode(errors="replace").strip().partition(" ")
+            with self._seen:
+                self.answers.append((float(stamp), who))
+                self._seen.notify_all()
+
+    def first_from(self, name: str, since: float, timeout: float) -> float:
+        """When `name` first answered at or after `since` (TimeoutError if not in time)."""
+        def first() -> float | None:
+            return next((t for t, who in self.answers if who == name and t >= since), None)
+
+        return wait_first(self._seen, first, timeout, lambda: (
+            f"{name} did not answer within {timeout:g} s; answers since: "
+            f"{sorted({who for t, who in self.answers if t >= since})}"))
+
+    def close(self) -> None:
+        stop_probe(self._proc, self._thread)
+
+    def __enter__(self) -> AnswerLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def stop_probe(proc: subprocess.Popen[bytes], reader: threading.Thread) -> None:
+    """Kill a client probe, reap it, and let the thread reading its output finish."""
+    proc.kill()
+    proc.wait()
+    reader.join(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def hb_tool(node: Node, tool: str, *args: str, wait: float = 30.0

@@ -65,6 +65,7 @@ class SiteOptions:
     watchdog: bool = True
     ipfail: bool = True          # a router as ping node and `respawn ... ipfail`
     filesystem: bool = True      # ext4 on a loop device in the group
+    ocf_address: bool = False    # the address as Debian's ocf:heartbeat:IPaddr2, not IPaddr
 
 
 class AuditError(AssertionError):
@@ -156,7 +157,9 @@ class Site:
     def haresources(self) -> str:
         disk = (f"Filesystem::{self.device}::{self.mountpoint}::ext4 "
                 if self.device else "")
-        return f"{self.names[0]} {disk}IPaddr::{self.vip}/24/eth0 httpd\n"
+        address = (f"ocf:heartbeat:IPaddr2::ip={self.vip}::cidr_netmask=24::nic=eth0"
+                   if self.options.ocf_address else f"IPaddr::{self.vip}/24/eth0")
+        return f"{self.names[0]} {disk}{address} httpd\n"
 
     def _configure(self) -> None:
         for name, node in self.nodes.items():

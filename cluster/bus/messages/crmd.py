@@ -187,11 +187,21 @@ class ResourceState:
 @message
 @dataclass(frozen=True, slots=True)
 class FailCount:
-    """A group's fail count on one node (crm_mon's Migration Summary)."""
+    """A group's fail count on one node (crm_mon's Migration Summary line).
+
+    ``banned``: the count reached ``threshold``, so the group may not run on
+    ``node``.  ``last_failure`` is the wall-clock time of the newest failed
+    action there (0: not known, e.g. cleared from the list).  ``expires``:
+    when ``failure_timeout`` forgets the count (wall clock; None: never).
+    """
 
     node: str
     group: str
     count: int
+    threshold: int
+    banned: bool
+    last_failure: float
+    expires: float | None
 
 
 @message

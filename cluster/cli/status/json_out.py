@@ -2,7 +2,7 @@
 
 Exactly ``nodes``, ``resources``, ``membership``, ``failed_actions``; then
 ``ping_nodes`` and ``monitors`` when there are any, ``last_change`` when
-known, ``fail_counts`` with ``-f`` and ``bans`` with ``-L``.
+known, ``fail_counts`` when any (or with ``-f``), ``bans`` with ``-L``.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def render_json(view: StatusView) -> dict[str, Any]:
     if status.last_change is not None:
         change = status.last_change
         data["last_change"] = {"time": change.when, "tool": change.tool, "node": change.node}
-    if view.sections.fail_counts:
+    if view.sections.fail_counts or status.fail_counts:
         data["fail_counts"] = [{"node": c.node, "group": c.group, "count": c.count,
-                                "threshold": status.failure_threshold}
+                                "threshold": c.threshold, "banned": c.banned,
+                                "last_failure": c.last_failure or None, "expires": c.expires}
                                for c in status.fail_counts]
     if view.sections.bans:
         data["bans"] = [{"id": b.id, "group": b.group, "node": b.node, "expires": b.expires}

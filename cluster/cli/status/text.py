@@ -9,7 +9,7 @@ ping nodes and Mon services (ours), notices (why something cannot run),
 
 from __future__ import annotations
 
-from cluster.bus.messages.crmd import FailedAction, ResourceState
+from cluster.bus.messages.crmd import FailCount, FailedAction, ResourceState
 from cluster.cli.status.view import StatusView, ctime, is_active
 
 __all__ = ["render_text"]
@@ -124,10 +124,20 @@ def _migration_summary(view: StatusView) -> list[str]:
         lines.append(f"  * Node: {node}:")
         for count in (c for c in status.fail_counts if c.node == node):
             last = view.last_failure(node, count.group)
-            when = f" last-failure='{ctime(last.when)}'" if last is not None else ""
-            lines.append(f"    * {count.group}: migration-threshold={status.failure_threshold}"
-                         f" fail-count={count.count}{when}")
+            when = count.last_failure or (last.when if last is not None else 0.0)
+            since = f" last-failure='{ctime(when)}'" if when else ""
+            lines.append(f"    * {count.group}: migration-threshold={count.threshold}"
+                         f" fail-count={count.count}{since}{_ban_note(count)}")
     return lines
+
+
+def _ban_note(count: FailCount) -> str:
+    """Why the group may not run there, and until when (failure_timeout or a cleanup)."""
+    if not count.banned:
+        return ""
+    if count.expires is not None:
+        return f" (banned until {ctime(count.expires)}, failure_timeout)"
+    return " (banned until a cleanup)"
 
 
 def _bans(view: StatusView) -> list[str]:
@@ -143,7 +153,7 @@ def render_text(view: StatusView) -> str:
     lines = _summary(view) + _nodes(view) + _resources(view) + _extras(view)
     if status.notices:
         lines += ["", "Notices:"] + [f"  * {notice}" for notice in status.notices]
-    if view.sections.fail_counts:
+    if view.sections.fail_counts or any(c.banned for c in status.fail_counts):
         lines += _migration_summary(view)
     if view.sections.bans:
         lines += _bans(view)
