@@ -36,7 +36,7 @@ TIMINGS = ("keepalive", "deadtime", "warntime", "initdead", "deadping")
 _LIVE = frozenset({
     *TIMINGS, "node", "udpport", "baud", "bcast", "udp", "mcast", "mcast6", "ucast",
     "ucast6", "serial", "ping", "ping_group", "respawn", "failfast", "stonith",
-    "stonith_host", "auto_failback", "nice_failback",
+    "stonith_host", "auto_failback", "nice_failback", "failure_timeout",
 })  # fmt: skip
 
 _T = TypeVar("_T")
@@ -64,6 +64,7 @@ class ConfigDiff:
     groups_removed: tuple[ResourceGroup, ...] = ()
     groups_changed: tuple[tuple[ResourceGroup, ResourceGroup], ...] = ()
     groups_unchanged: tuple[str, ...] = ()
+    failure_timeout: tuple[float | None, float | None] | None = None
     restart: tuple[str, ...] = ()
 
     @property
@@ -115,6 +116,10 @@ class ConfigDiff:
         crmd += [f"group {g.key} removed: it stops" for g in self.groups_removed]
         crmd += [f"group {new.key} changed: it restarts ({_describe_group(old)} -> "
                  f"{_describe_group(new)})" for old, new in self.groups_changed]
+        if self.failure_timeout is not None:
+            old_timeout, new_timeout = (values.format_duration(t) if t is not None else "off"
+                                        for t in self.failure_timeout)
+            crmd.append(f"failure_timeout {old_timeout} -> {new_timeout}")
         restart = [f"{name} changed: applies when the stack restarts" for name in self.restart]
         return {"hbcomm": hbcomm, "mcp": mcp, "stonithd": stonithd, "crmd": crmd,
                 "restart": restart}
@@ -155,6 +160,8 @@ def diff_configs(old: ClusterConfig, new: ClusterConfig) -> ConfigDiff:
         groups_changed=changed,
         groups_unchanged=tuple(k for k, g in groups_new.items()
                                if k in groups_old and _same_group(groups_old[k], g)),
+        failure_timeout=(None if ha_old.failure_timeout == ha_new.failure_timeout
+                         else (ha_old.failure_timeout, ha_new.failure_timeout)),
         restart=restart,
     )  # fmt: skip
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
@@ -155,9 +155,7 @@ class LocalNode:
         self.wants = set(memory.wants)
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
-        for key in memory.fail_counts:
-            last = max((f.when for f in self.failures if f.group == key), default=time.time())
-            self._arm_expiry(key, last)
+        self._arm_expiries(memory.fail_counts)
         if memory != RespawnMemory():
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
@@ -197,7 +195,8 @@ class LocalNode:
 
     def reconfigure(self, diff: ConfigDiff) -> None:
         """A reload changed haresources: start probing added groups, retire removed and
-        changed ones (stopped with their old resources first); leave the rest alone."""
+        changed ones (stopped with their old resources first); leave the rest alone.
+        A new failure_timeout re-arms the expiry of every fail count."""
         effects: list[Effect] = []
         for group in diff.groups_added:
             if group.key in self._groups:  # still retiring from an earlier reload
@@ -212,6 +211,12 @@ class LocalNode:
         for _old, group in diff.groups_changed:
             self._incoming[group.key] = group
             effects += self._runner.replace(group.key, len(group.resources))
+        if diff.failure_timeout is not None:
+            self._failure_timeout = diff.failure_timeout[1]
+            for timer in self._expiry.values():
+                timer.cancel()
+            self._expiry.clear()
+            self._arm_expiries(k for k in self._runner.keys if self._runner.status(k).fail_count)
         self._apply(effects)
         self.report_soon()
 
@@ -265,6 +270,12 @@ class LocalNode:
                 timer.cancel()
         self._apply(self._runner.cleanup(keys))
         self.report_soon()
+
+    def _arm_expiries(self, keys: Iterable[str]) -> None:
+        """Expiry timers for ``keys``' fail counts, from each group's last failure here."""
+        for key in keys:
+            last = max((f.when for f in self.failures if f.group == key), default=time.time())
+            self._arm_expiry(key, last)
 
     def _arm_expiry(self, key: str, last: float) -> None:
         """Forget ``key``'s fail count ``failure_timeout`` after ``last`` (wall clock)."""

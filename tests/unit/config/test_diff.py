@@ -122,3 +122,9 @@ alice IPaddr::10.0.0.12/24/eth0
     moved_home = diff_configs(config(), config(haresources=HARESOURCES.replace("bob IP",
                                                                                 "alice IP")))
     assert [g.node for _old, g in moved_home.groups_changed] == ["alice"]
+
+
+def test_failure_timeout() -> None:
+    diff = diff_configs(config(), config(HA_CF + "failure_timeout 10min\n"))
+    assert diff.failure_timeout == (None, 600.0) and diff.restart == ()
+    assert diff.lines("crmd") == ["failure_timeout off -> 600s"]
