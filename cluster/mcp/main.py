@@ -1,8 +1,9 @@
 """``cluster-mcp``: the master control process.
 
 Loads and checks the configuration, spawns the child table, keeps every
-child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` on
-``mcp.ctl``, re-reads the configuration on SIGHUP, and on SIGTERM stops the
+child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` and
+``Reload`` on ``mcp.ctl``, re-reads the configuration on SIGHUP (the same
+reload), and on SIGTERM stops the
 children in reverse order and exits 0 leaving no process or socket behind.
 ``--check`` validates a configuration directory and prints what it
 understood without starting anything; ``reload`` and ``--check --diff``

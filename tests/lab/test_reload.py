@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 
+from cluster.bus import endpoints
 from cluster.bus.client import request
 from cluster.bus.messages.hbcomm import CountersResult, GetCounters, GetNodes, NodesResult
 from cluster.bus.messages.mcp import ChildrenResult, GetChildren
@@ -72,9 +73,16 @@ def _pair(lab: Lab, media: str) -> tuple[Node, Node]:
         node.write_config(ha_cf=HA_CF.format(media=media))
         node.start_stack()
     for node in (n1, n2):
-        wait_for(lambda n=node: _all_active(n), timeout=30,
-                 message=f"{node.name} never saw both nodes active")
+        wait_for(lambda n=node: _all_active(n) and _daemons_loaded(n), timeout=60,
+                 message=f"{node.name} never saw both nodes active with every daemon up")
     return n1, n2
+
+
+def _daemons_loaded(node: Node) -> bool:
+    """Every daemon has read the configuration (its control socket exists only
+    after that): a file edited before would be read by a daemon still starting."""
+    return all(endpoints.control_path(node.run_dir, daemon).exists()
+               for daemon in ("hbcomm", "ccm", "crmd"))
 
 
 def test_a_reload_with_a_broken_file_changes_nothing(lab: Lab) -> None:
@@ -241,10 +249,18 @@ def _write_authkeys(node: Node, text: str) -> None:
         handle.write(text)
 
 
-def _bad_packets(node: Node) -> int:
+def _counter(node: Node, name: str) -> int:
     reply = request(node.run_dir, "hbcomm", GetCounters(), timeout=5.0)
     assert isinstance(reply, CountersResult)
-    return reply.counters.get("bad_total", 0)
+    return reply.counters.get(name, 0)
+
+
+def _bad_packets(node: Node) -> int:
+    return _counter(node, "bad_total")
+
+
+def _received(node: Node) -> int:
+    return _counter(node, "received")
 
 
 def test_a_three_step_key_rotation_on_a_live_pair_loses_no_heartbeat(lab: Lab) -> None:
@@ -270,13 +286,17 @@ def test_a_three_step_key_rotation_on_a_live_pair_loses_no_heartbeat(lab: Lab) -
                                     "authentication key 1 removed")):
             for node in site.nodes.values():
                 _write_authkeys(node, keys)
+                applied = node.daemon_log("hbcomm").count("configuration reloaded")
                 code, out, err = _mcp(node, "reload")
                 assert code == 0, f"{step} on {node.name}: {err}"
                 assert expect in out, out
-                # Several heartbeats go by while the two nodes disagree.
-                settle = time.monotonic() + 1.0
-                wait_for(lambda s=settle: time.monotonic() >= s, timeout=10,
-                         message="a second of heartbeats")
+                wait_for(lambda n=node, a=applied:
+                         n.daemon_log("hbcomm").count("configuration reloaded") > a,
+                         timeout=20, message=f"hbcomm on {node.name} applied: {step}")
+                # Ten heartbeats at least go by while the two nodes disagree.
+                heard = _received(node)
+                wait_for(lambda n=node, h=heard: _received(n) >= h + 10, timeout=20,
+                         message=f"{node.name} goes on receiving after: {step}")
         dead = [(name, e.msg) for name, log in deaths.items() for e in log.events()
                 if e.msg.status == "dead"]
         bad = {name: _bad_packets(node) for name, node in site.nodes.items()}
