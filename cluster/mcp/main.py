@@ -198,6 +198,10 @@ class MasterControl:
     def _reload(self, msg: Reload) -> ReloadResult:
         """Read the files again; unless ``dry_run``, apply them: respawn lines here,
         the rest in each daemon (SIGHUP). A file with an error changes nothing."""
+        if self._stopping:
+            log.warning("reload ignored: the stack is stopping")
+            return ReloadResult(applied=False, changes=(),
+                                error="the stack is stopping")
         try:
             new = load_config(self.paths.conf_dir, self.config.local_node)
         except ConfigError as err:

@@ -52,7 +52,7 @@ def reload_command(paths: NodePaths, node: str | None, *, dry_run: bool,
     if not isinstance(reply, ReloadResult):
         print(f"cluster-mcp: unexpected answer {type(reply).__name__}", file=sys.stderr)
         return 1
-    if reply.error is not None:  # the files changed again between our check and its read
+    if reply.error is not None:  # the stack is stopping, or a file changed since our check
         print(f"cluster-mcp: {reply.error}", file=sys.stderr)
         print("cluster-mcp: nothing was reloaded; the running configuration stays",
               file=sys.stderr)
