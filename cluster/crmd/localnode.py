@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 
 from cluster.bus.loop import Loop
@@ -111,6 +112,8 @@ class LocalNode:
         self._stop_retries = 0
         self._retry_pending = False
         self._left = False
+        self.maintenance = False
+        self.boot = ""
         self._memory = memory
         self._remembered = self._recall(memory.load())
 
@@ -121,7 +124,8 @@ class LocalNode:
         self.wants = set(memory.wants)
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
-        if memory != RespawnMemory():
+        self.boot = memory.boot or uuid.uuid4().hex[:12]
+        if memory.boot and memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
                         "[%s], fail counts [%s], %d failed action(s); keeping them",
@@ -132,7 +136,7 @@ class LocalNode:
     def _remember(self) -> None:
         counts = {k: n for k in self._runner.keys if (n := self._runner.status(k).fail_count)}
         memory = RespawnMemory(self.standby, self.standby_seq, tuple(sorted(self.wants)),
-                               counts, tuple(self.failures))
+                               counts, tuple(self.failures), self.boot)
         if memory != self._remembered:
             self._memory.save(memory)
             self._remembered = memory
@@ -149,11 +153,33 @@ class LocalNode:
     def leave(self, finish: Callable[[], None]) -> None:
         if self.leaving:
             return
-        log.info("Giving up all HA resources.")
         self.leaving, self._on_left = True, finish
         self.wants.clear()
+        if self.maintenance:
+            log.warning("maintenance-mode: leaving every resource running as it is")
+            self._left = True
+            self._final_report()
+            return
+        log.info("Giving up all HA resources.")
         self.report_soon()
         self._apply(self._runner.leave())
+
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance mode: no operation at all, monitors paused; leaving it
+        probes every group again and starts only what is missing."""
+        if on == self.maintenance:
+            return
+        self.maintenance = on
+        if on:
+            log.warning("maintenance-mode on: leaving every resource as it is, "
+                        "monitors paused")
+            for group in self._groups.values():
+                for spec in group.resources:
+                    self._executor.stop_monitor(spec)
+            return
+        log.info("maintenance-mode off: probing every group to adopt what runs")
+        self._apply(self._runner.reprobe("leaving maintenance mode: probing again"))
+        self.report_soon()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -165,17 +191,20 @@ class LocalNode:
         self.report_soon()
 
     def command(self, key: str, action: str, instance: int) -> None:
+        if self.maintenance:
+            log.info("ignored %s %s: maintenance-mode", action, key)
+            return
         if not self._runner.probed:
             log.info("ignored %s %s: still probing", action, key)
             return
         self._apply(self._runner.command(key, action, instance))
         self.report_soon()                   # also when nothing changed: the DC re-sent
 
-    def cleanup(self, keys: Sequence[str]) -> None:
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> None:
         for key in keys:
             log.info("cleanup: forgetting failures of %s", key)
         self.failures = [f for f in self.failures if f.group not in keys]
-        self._apply(self._runner.cleanup(keys))
+        self._apply(self._runner.cleanup(keys, refresh and not self.maintenance))
         self.report_soon()
 
     def drop_fulfilled_wants(self) -> None:
@@ -194,7 +223,7 @@ class LocalNode:
 
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
-                           self.standby, frozenset(self.wants), self.standby_seq)
+                           self.standby, frozenset(self.wants), self.standby_seq, self.boot)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:
@@ -232,6 +261,8 @@ class LocalNode:
             self._leave_settled()
 
     def _start_monitors(self, key: str) -> None:
+        if self.maintenance:
+            return
         for index, spec in enumerate(self._groups[key].resources):
             def changed(result: OpResult, index: int = index) -> None:
                 self._monitored(key, index, result)
@@ -247,7 +278,7 @@ class LocalNode:
         self._apply(self._runner.op_done(op.group, op.index, op.action, status), result)
 
     def _monitored(self, key: str, index: int, result: OpResult) -> None:
-        if result.outcome is Outcome.OK:
+        if result.outcome is Outcome.OK or self.maintenance:
             return
         self._apply(self._runner.monitor_failed(key, index, _status(result.outcome)), result)
 
@@ -300,6 +331,9 @@ class LocalNode:
                          "(the other nodes will treat this node as unclean)", ", ".join(failed))
         else:
             log.info("All HA resources relinquished.")
+        self._final_report()
+
+    def _final_report(self) -> None:
         timer = self._loop.call_later(_FINAL_REPORT_GRACE, self._finish)
 
         def sent(_reply: object) -> None:

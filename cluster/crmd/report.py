@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.bus.messages.crmd import (
+    FailCount,
     FailedAction,
     GroupReport,
     NodeResources,
@@ -26,7 +27,7 @@ from cluster.bus.messages.crmd import (
 )
 from cluster.config.confdir import ClusterConfig
 from cluster.config.haresources import ResourceGroup
-from cluster.crmd.policy import Plan, PolicyConfig
+from cluster.crmd.policy import Fence, Plan, PolicyConfig
 from cluster.crmd.state import ClusterState, GroupState, GroupStatus, NodeReport
 from cluster.crmd.transition import LocalGroups
 
@@ -35,6 +36,7 @@ __all__ = [
     "build_status",
     "group_line",
     "local_message",
+    "pending",
     "policy_config",
     "to_report",
 ]
@@ -66,6 +68,7 @@ class LocalFlags:
     standby: str
     wants: frozenset[str]
     standby_seq: int = 0
+    boot: str = ""
 
 
 def to_report(msg: NodeResources) -> NodeReport:
@@ -73,7 +76,7 @@ def to_report(msg: NodeResources) -> NodeReport:
               for g in msg.groups}
     return NodeReport(instance=msg.instance, joined=msg.joined, groups=groups,
                       leaving=msg.leaving, standby=msg.standby, wants=frozenset(msg.wants),
-                      standby_seq=msg.standby_seq)
+                      standby_seq=msg.standby_seq, boot=msg.boot)
 
 
 def local_message(flags: LocalFlags, local: LocalGroups,
@@ -88,7 +91,7 @@ def local_message(flags: LocalFlags, local: LocalGroups,
                          joined=flags.joined, leaving=flags.leaving, standby=flags.standby,
                          wants=tuple(sorted(flags.wants)), groups=tuple(groups),
                          failures=tuple(failures[-MAX_REPORTED_FAILURES:]),
-                         standby_seq=flags.standby_seq)
+                         standby_seq=flags.standby_seq, boot=flags.boot)
 
 
 def _node_states(state: ClusterState, names: Iterable[str],
@@ -96,10 +99,37 @@ def _node_states(state: ClusterState, names: Iterable[str],
     out = []
     for name in names:
         info = state.node(name)
-        word = ("standby" if info.standby else "online") if info.member else "offline"
+        standby = info.standby or ("all" if name in state.intents.standby else "")
+        word = ("standby" if standby else "online") if info.member else "offline"
         unclean = (not info.member and info.member_since is not None
                    and any(info.may_hold(key, (key, name) in state.in_flight) for key in keys))
-        out.append(NodeState(name, word, info.member, info.leaving, info.standby, unclean))
+        out.append(NodeState(name, word, info.member, info.leaving, standby, unclean))
+    return out
+
+
+def _fail_counts(state: ClusterState, keys: Sequence[str]) -> list[FailCount]:
+    out = []
+    for name in state.members:
+        report = state.node(name).trusted_report
+        if report is None:
+            continue
+        out += [FailCount(name, key, report.group(key).fail_count) for key in keys
+                if report.group(key).fail_count]
+    return out
+
+
+def pending(state: ClusterState, plan: Plan) -> list[str]:
+    """Actions the plan wants now or that are under way (crm_resource --wait)."""
+    out = [f"{type(a).__name__.lower()} {a.group} on {a.node}" for a in plan.actions
+           if not isinstance(a, Fence)]
+    out += [f"fence {a.node}" for a in plan.actions if isinstance(a, Fence)]
+    for name in state.members:
+        report = state.node(name).trusted_report
+        if report is None:
+            continue
+        out += [f"{status.state.value} {key} on {name}" for key, status in report.groups.items()
+                if status.state in (GroupState.STARTING, GroupState.STOPPING)]
+    out += [f"start {key} on {node} (in flight)" for key, node in sorted(state.in_flight)]
     return out
 
 
@@ -143,4 +173,7 @@ def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
         formed=view is not None, stonith=config.stonith,
         nodes=tuple(_node_states(state, names, keys)),
         groups=tuple(keys), resources=tuple(resources),
-        failed_actions=tuple(failed), notices=(*plan.notes, *notices))
+        failed_actions=tuple(failed), notices=(*plan.notes, *notices),
+        maintenance=state.intents.maintenance, unmanaged=tuple(sorted(state.intents.unmanaged)),
+        constraints=state.intents.constraints, fail_counts=tuple(_fail_counts(state, keys)),
+        pending=tuple(pending(state, plan)))
