@@ -109,6 +109,35 @@ def _extras_json(extras: Extras) -> dict[str, Any]:
     }
 
 
+def resource_lines(status: StatusResult) -> list[str]:
+    """Groups and their resources as crm_mon lists them (also ``crm_resource --list``)."""
+    lines = []
+    for key in status.groups:
+        lines.append(f"  * Resource Group: {key}:")
+        managed = "" if key not in status.unmanaged and not status.maintenance \
+            else " (unmanaged)"
+        for res in (r for r in status.resources if r.group == key):
+            word = {"started": "Started", "stopped": "Stopped", "failed": "FAILED",
+                    "starting": "Starting", "stopping": "Stopping"}.get(res.state, res.state)
+            where = f" {res.node}" if res.node else ""
+            lines.append(f"    * {res.id}\t({res.agent}):\t {word}{where}{managed}")
+    return lines
+
+
+def constraint_lines(status: StatusResult) -> list[str]:
+    """crm_resource's moves and bans (crm_mon -L shows the bans as below)."""
+    if not status.constraints:
+        return []
+    lines = ["", "Location Constraints (crm_resource --move/--ban):"]
+    for c in status.constraints:
+        until = (f" until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(c.expires))}"
+                 if c.expires else "")
+        what = (f"prevents {c.group} from running on {c.node}" if c.kind == "ban"
+                else f"moves {c.group} to {c.node}")
+        lines.append(f"  * {c.id}\t{what}{until}")
+    return lines
+
+
 def render_text(status: StatusResult, extras: Extras | None = None) -> str:
     quorum = "partition with quorum" if status.quorate else "partition WITHOUT quorum"
     lines = ["Cluster Summary:", "  * Stack: cluster (crmd is running)",
@@ -127,6 +156,9 @@ def render_text(status: StatusResult, extras: Extras | None = None) -> str:
     lines.append(f"  * {count} resource instance{'s' if count != 1 else ''} configured")
     if not status.stonith:
         lines.append("  * STONITH: none configured (shared disks are not protected)")
+    if status.maintenance:
+        lines += ["", "              *** Resource management is DISABLED ***",
+                  "  The cluster will not attempt to start, stop or recover services"]
     lines += ["", "Node List:"]
     for node in status.nodes:
         if node.state == "standby":
@@ -141,14 +173,8 @@ def render_text(status: StatusResult, extras: Extras | None = None) -> str:
         lines.append(f"  * Online: [ {' '.join(online)} ]")
     if offline:
         lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
-    lines += ["", "Full List of Resources:"]
-    for key in status.groups:
-        lines.append(f"  * Resource Group: {key}:")
-        for res in (r for r in status.resources if r.group == key):
-            word = {"started": "Started", "stopped": "Stopped", "failed": "FAILED",
-                    "starting": "Starting", "stopping": "Stopping"}.get(res.state, res.state)
-            where = f" {res.node}" if res.node else ""
-            lines.append(f"    * {res.id}\t({res.agent}):\t {word}{where}")
+    lines += ["", "Full List of Resources:", *resource_lines(status)]
+    lines += constraint_lines(status)
     lines += _extras_text(extras or Extras())
     if status.notices:
         lines += ["", "Notices:"] + [f"  * {notice}" for notice in status.notices]

@@ -16,6 +16,7 @@ from cluster.bus.messages.crmd import (
     SetStandby,
     WhyGroup,
 )
+from cluster.cli.crm_status import render_text
 
 from .crmdsim import VIP, CrmdSim
 from .test_policy_cluster import GROUP, HTTPD, started
@@ -125,3 +126,16 @@ def test_cleanup_brings_back_a_group_banned_everywhere_by_failures() -> None:
     assert text == f"Cleaned up {VIP} on node1\nCleaned up {VIP} on node2"
     sim.run_until(lambda: sim.holds("node1", GROUP))
     assert sim.status("node2").fail_counts == ()
+
+
+def test_crm_status_shows_maintenance_unmanaged_moves_and_bans() -> None:
+    sim = started(CrmdSim())
+    sim.run_for(1.0)
+    ok(sim, "node1", SetManaged(VIP, False))
+    ok(sim, "node1", Constrain("ban", VIP, "node2", lifetime=3600.0))
+    sim.run_for(0.5)                                       # to node2 through "hbcomm"
+    text = render_text(sim.status("node2"))
+    assert "(unmanaged)" in text and "Resource management is DISABLED" not in text
+    assert f"cli-ban-{VIP}-on-node2\tprevents {VIP} from running on node2 until " in text
+    ok(sim, "node1", SetMaintenance(True))
+    assert "*** Resource management is DISABLED ***" in render_text(sim.status("node1"))
