@@ -1,7 +1,8 @@
 """Asking a lab cluster things from the outside, the way an admin or a client would.
 
 `served_by` is the client's view (which node's web server answers the service
-address), `hb_tool` runs hb_standby / hb_takeover inside a node, `log_tails`
+address), `hb_tool` runs hb_standby / hb_takeover inside a node, `cli_tool` any
+command-line tool (crm_resource, crm_standby, ...), `log_tails`
 gathers the ends of daemon logs for a failure message.  Used by the acceptance
 site, the lab tests and the benchmarks, so each asks the same way.
 """
@@ -15,7 +16,19 @@ from collections.abc import Iterable
 from cluster.lab.node import Node
 from cluster.lab.services import HTTP_PORT
 
-__all__ = ["hb_tool", "log_tails", "served_by"]
+__all__ = ["CLI_TOOLS", "cli_tool", "hb_tool", "log_tails", "served_by"]
+
+#: Console scripts (pyproject.toml) a lab test can run inside a node, by name.
+CLI_TOOLS = {
+    "crm_status": "cluster.cli.crm_status:main",
+    "crm_resource": "cluster.cli.crm_resource:main",
+    "crm_attribute": "cluster.cli.crm_attribute:main_attribute",
+    "crm_standby": "cluster.cli.crm_attribute:main_standby",
+    "crm_failcount": "cluster.cli.crm_attribute:main_failcount",
+    "crm_node": "cluster.cli.crm_attribute:main_node",
+    "hb_standby": "cluster.cli.hb_standby:main_standby",
+    "hb_takeover": "cluster.cli.hb_standby:main_takeover",
+}
 
 
 def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
@@ -26,14 +39,21 @@ def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def cli_tool(node: Node, tool: str, *args: str, timeout: float = 60.0
+             ) -> subprocess.CompletedProcess[str]:
+    """Run the command-line tool `tool` (a name in :data:`CLI_TOOLS`) on `node`
+    with `args`, against the node's stack; killed after `timeout` seconds."""
+    module, function = CLI_TOOLS[tool].split(":")
+    code = f"import sys; from {module} import {function}; sys.exit({function}(sys.argv[1:]))"
+    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir), *args],
+                    check=False, timeout=timeout)
+
+
 def hb_tool(node: Node, tool: str, *args: str, wait: float = 30.0
             ) -> subprocess.CompletedProcess[str]:
     """Run hb_standby / hb_takeover (`tool` = "standby" | "takeover") on `node`,
     waiting up to `wait` seconds for the move."""
-    code = (f"import sys; from cluster.cli.hb_standby import main_{tool}; "
-            f"sys.exit(main_{tool}(sys.argv[1:]))")
-    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir),
-                     "--timeout", f"{wait:g}", *args], check=False, timeout=2 * wait)
+    return cli_tool(node, f"hb_{tool}", "--timeout", f"{wait:g}", *args, timeout=2 * wait)
 
 
 def log_tails(nodes: Iterable[Node], daemons: Iterable[str], lines: int = 30) -> str:
