@@ -139,3 +139,17 @@ def test_crm_status_shows_maintenance_unmanaged_moves_and_bans() -> None:
     assert f"cli-ban-{VIP}-on-node2\tprevents {VIP} from running on node2 until " in text
     ok(sim, "node1", SetMaintenance(True))
     assert "*** Resource management is DISABLED ***" in render_text(sim.status("node1"))
+
+
+def test_standby_with_lifetime_reboot_ends_when_that_node_restarts() -> None:
+    sim = started(CrmdSim())
+    sim.run_for(1.0)
+    ok(sim, "node2", SetStandby("node1", True, "reboot"))
+    sim.run_until(lambda: sim.holds("node2", GROUP))
+    sim.kill("node1")
+    sim.form_view(["node2"])
+    sim.run_for(1.0)
+    sim.boot("node1")                                      # a new stack run: a new boot id
+    sim.form_view(sim.names)
+    sim.run_until(lambda: [n.state for n in sim.status("node2").nodes] == ["online"] * 2)
+    assert sim.intent_files["node1"].saved.entries[0].value == "on"   # kept, no longer holds
