@@ -56,6 +56,8 @@ from cluster.bus.messages.crmd import (
     SetMaintenance,
     SetManaged,
     SetStandby,
+    Simulate,
+    SimulationResult,
     Standby,
     StatusResult,
     Takeover,
@@ -76,6 +78,7 @@ from cluster.crmd.moves import MoveWaiter, Refused, plan_standby, plan_takeover
 from cluster.crmd.operator import Change, explain, plan_constrain, running_on
 from cluster.crmd.policy import DEFAULT_FAILURE_THRESHOLD, Plan, decide
 from cluster.crmd.report import build_status, policy_config, to_report
+from cluster.crmd.simulate import simulate
 from cluster.crmd.state import (
     ClusterState,
     NodeReport,
@@ -134,7 +137,7 @@ class CrmdService:
             ClearStandby: self._clear_standby, CleanupResource: self._cleanup,
             Constrain: self._constrain, SetStandby: self._set_standby,
             SetMaintenance: self._set_maintenance, SetManaged: self._set_managed,
-            RestartGroup: self._restart, WhyGroup: self._why,
+            RestartGroup: self._restart, WhyGroup: self._why, Simulate: self._simulate,
         })
         ctx.subscribe("ccm", ["view"], self._on_ccm, on_live=self._ask_view)
         ctx.subscribe("hbcomm", [f"msg.{MTYPE}"], self._on_hbcomm)
@@ -549,3 +552,13 @@ class CrmdService:
         group = next(g for g in self._ctx.config.groups if g.key == key)
         state = self.state()
         return OkResult(explain(self._policy, state, decide(state, self._policy), group))
+
+    def _simulate(self, msg: Simulate) -> object:
+        unknown = [n for n in (*msg.node_fail, *msg.standby) if n not in self._ctx.config.ha.nodes]
+        if unknown:
+            return ErrorResult("unknown_node", f"No node named '{unknown[0]}' in the cluster")
+        state = self.state()
+        if state.view is None:
+            return ErrorResult("not_ready", "no membership view has formed yet")
+        result = simulate(state, self._policy, msg.node_fail, msg.standby)
+        return SimulationResult(result.before, result.after, result.actions, result.notes)

@@ -26,6 +26,7 @@ CLI_TOOLS = {
     "crm_standby": "cluster.cli.crm_attribute:main_standby",
     "crm_failcount": "cluster.cli.crm_attribute:main_failcount",
     "crm_node": "cluster.cli.crm_attribute:main_node",
+    "crm_simulate": "cluster.cli.crm_simulate:main",
     "hb_standby": "cluster.cli.hb_standby:main_standby",
     "hb_takeover": "cluster.cli.hb_standby:main_takeover",
 }

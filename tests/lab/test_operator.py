@@ -1,5 +1,6 @@
 """Day-two operations on a real two-node cluster: crm_resource, crm_standby,
-crm_failcount, crm_node, crm_attribute and maintenance mode (issue 14, parts 1-2).
+crm_failcount, crm_node, crm_attribute, maintenance mode and crm_simulate
+(issue 14, parts 1, 2 and 7).
 
 The site is the classic one (:mod:`cluster.lab.site`) without the shared
 disk: ``node1 IPaddr::VIP httpd``.  (``ip netns exec`` gives every stack its
@@ -149,11 +150,17 @@ def test_cleanup_brings_back_a_group_banned_everywhere_by_failures(site: Site) -
     assert "Failed Resource Actions" not in site.cli("node1", "crm_status")
 
 
-def test_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(site: Site) -> None:
+def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(site: Site) -> None:
     assert site.cli("node2", "crm_node", "-l") == "1 node1 member\n2 node2 member\n"
     assert site.cli("node2", "crm_node", "-p") == "node1 node2\n"
     assert site.cli("node2", "crm_node", "-q") == "1\n"
     key = f"IPaddr::{site.vip}/24/eth0"
+    out = site.cli("node2", "crm_simulate", "-L", "--node-fail", "node1")
+    assert f"  * Move       {key}\t( node1 -> node2 )" in out
+    assert out.index("Fencing node1 (reboot)") < out.index(f"{key} start on node2")
+    out = site.cli("node1", "crm_simulate", "--standby", "node1")
+    assert out.index(f"{key} stop on node1") < out.index(f"{key} start on node2")
+    site.audit(up=PAIR, holder="node1")                    # nothing was done
 
     out = site.cli("node2", "crm_resource", "--ban", "-r", "httpd")
     assert out.startswith(f"WARNING: Creating rsc_location constraint 'cli-ban-{key}-on-node1'"

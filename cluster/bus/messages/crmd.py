@@ -20,7 +20,8 @@ the move completed or timed out), :class:`ClearStandby`,
 :class:`CleanupResource`, and the operator's intent requests of
 ``crm_resource``, ``crm_standby`` and ``crm_attribute`` (:class:`Constrain`,
 :class:`SetStandby`, :class:`SetMaintenance`, :class:`SetManaged`,
-:class:`RestartGroup`, :class:`WhyGroup`).  Events on
+:class:`RestartGroup`, :class:`WhyGroup`) and ``crm_simulate``'s
+:class:`Simulate` (answered with :class:`SimulationResult`).  Events on
 ``crmd.pub``: topic ``group`` carries :class:`GroupStateChanged` for every
 local group state change.
 """
@@ -353,6 +354,37 @@ class WhyGroup:
     """crm_resource --why: OkResult whose detail says why it runs where it does."""
 
     target: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Simulate:
+    """crm_simulate: what the DC would do if ``node_fail`` nodes died and
+    ``standby`` nodes went standby, from the live state; nothing is done."""
+
+    node_fail: tuple[str, ...] = ()
+    standby: tuple[str, ...] = ()
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SimulatedAction:
+    action: str         # fence | stop | start | restart
+    group: str          # "" for fence
+    node: str
+    reason: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Placements (group key -> node, "" = nowhere) before and after, and the actions
+    in the order the DC would take them; ``notes`` say why something cannot run."""
+
+    before: dict[str, str]
+    after: dict[str, str]
+    actions: tuple[SimulatedAction, ...]
+    notes: tuple[str, ...]
 
 
 # --- events ---------------------------------------------------------------------------

@@ -14,8 +14,11 @@ from cluster.bus.messages.crmd import (
     SetMaintenance,
     SetManaged,
     SetStandby,
+    Simulate,
+    SimulationResult,
     WhyGroup,
 )
+from cluster.cli.crm_simulate import render
 from cluster.cli.crm_status import render_text
 
 from .crmdsim import VIP, CrmdSim
@@ -153,3 +156,24 @@ def test_standby_with_lifetime_reboot_ends_when_that_node_restarts() -> None:
     sim.form_view(sim.names)
     sim.run_until(lambda: [n.state for n in sim.status("node2").nodes] == ["online"] * 2)
     assert sim.intent_files["node1"].saved.entries[0].value == "on"   # kept, no longer holds
+
+
+def test_crm_simulate_node_fail_and_standby_from_the_live_state() -> None:
+    sim = started(CrmdSim(stonith=True))
+    sim.run_for(1.0)
+    reply = sim.request("node2", Simulate(node_fail=("node1",))).value
+    assert isinstance(reply, SimulationResult)
+    assert reply.before == {VIP: "node1"} and reply.after == {VIP: "node2"}
+    assert [(a.action, a.node) for a in reply.actions] == [("fence", "node1"), ("start", "node2")]
+    text = render(reply, ["node1"], [])
+    assert f"  * Move       {VIP}\t( node1 -> node2 )" in text
+    assert text.index("Fencing node1") < text.index(f"Resource action: {VIP} start on node2")
+    reply = sim.request("node1", Simulate(standby=("node1",))).value
+    assert isinstance(reply, SimulationResult)
+    assert [(a.action, a.node) for a in reply.actions] == [("stop", "node1"), ("start", "node2")]
+    both = sim.request("node1", Simulate(node_fail=("node2",), standby=("node1",))).value
+    assert isinstance(both, SimulationResult) and both.after == {VIP: ""}
+    assert any("cannot run anywhere" in note for note in both.notes)
+    assert sim.owners() == ["node1"]                       # nothing was done
+    bad = sim.request("node1", Simulate(node_fail=("node9",))).value
+    assert isinstance(bad, ErrorResult) and "node9" in bad.message
