@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.bus.messages.crmd import StatusResult
 from cluster.lab import Lab, wait_for
 from cluster.lab.node import Node
 from cluster.lab.site import AuditError, Site, SiteOptions
@@ -69,7 +70,7 @@ def _vip_never_left(site: Site, holder: str, since: float) -> None:
     assert not moved, f"{site.vip} left {holder}: {moved}"
 
 
-def _everywhere(site: Site, check: Callable[[object], bool], what: str) -> None:
+def _everywhere(site: Site, check: Callable[[StatusResult], bool], what: str) -> None:
     wait_for(lambda: all((s := site.status(n)) is not None and check(s) for n in PAIR),
              _TIMEOUT, message=what)
 
@@ -79,28 +80,28 @@ def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
     n1 = site.nodes["node1"]
     began = time.monotonic()
     site.cli("node2", "crm_attribute", "-n", "maintenance-mode", "-v", "true")
-    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")  # type: ignore[attr-defined]
+    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")
     assert site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-G") == \
         "scope=crm_config  name=maintenance-mode value=true\n"
     text = site.cli("node1", "crm_status")
     assert "*** Resource management is DISABLED ***" in text and "(unmanaged)" in text
 
-    pid = _httpd_pid(n1)
-    assert pid is not None
-    n1.run(["kill", "-9", str(pid)])
-    _stays(lambda: None if _httpd_pid(n1) == pid and not _alive(pid)
+    killed = _httpd_pid(n1)
+    assert killed is not None
+    n1.run(["kill", "-9", str(killed)])
+    _stays(lambda: None if _httpd_pid(n1) == killed and not _alive(killed)
            and site.answer() == "" else "the killed web server was restarted", _QUIET)
 
     out = site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-D")
     assert out == ("Deleted crm_config option: id=cib-bootstrap-options-maintenance-mode "
                    "name=maintenance-mode\n")
     site.wait_served_by("node1")
-    assert _httpd_pid(n1) != pid
+    assert _httpd_pid(n1) != killed
     _vip_never_left(site, "node1", began)
 
     # A stack restart in maintenance mode restarts nothing.
     site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-v", "true")
-    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")  # type: ignore[attr-defined]
+    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")
     pid = _httpd_pid(n1)
     assert pid is not None
     site.stop("node1")
@@ -110,7 +111,7 @@ def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
              and site.holder_in(s) == "node1", _TIMEOUT, message="node1 back, adopting it")
     assert "maintenance-mode: leaving every resource running" in site.log("node1", "crmd")
     site.cli("node2", "crm_attribute", "-n", "maintenance-mode", "-v", "false")
-    _everywhere(site, lambda s: not s.maintenance, "maintenance-mode off everywhere")  # type: ignore[attr-defined]
+    _everywhere(site, lambda s: not s.maintenance, "maintenance-mode off everywhere")
     _stays(lambda: None if _httpd_pid(n1) == pid and site.answer() == "node1"
            else "the web server was restarted", _QUIET)
     _vip_never_left(site, "node1", began)
@@ -175,12 +176,14 @@ def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(
     assert site.cli("node1", "crm_resource", "--clear", "-r", "httpd") == \
         f"Removing constraint: cli-ban-{key}-on-node1\n"
 
-    out = site.cli("node2", "crm_resource", "--move", "-r", "httpd", "-N", "node1",
-                   "--lifetime", "PT6S")
+    # A ban for 5 s off node2 sends it home; once it expires, it stays there.
+    out = site.cli("node2", "crm_resource", "--ban", "-r", "httpd", "-N", "node2",
+                   "--lifetime", "PT5S")
     assert out.startswith("Migration will take effect until: ")
     site.audit(up=PAIR, holder="node1")
-    _everywhere(site, lambda s: s.constraints == (), "cli-prefer expired")  # type: ignore[attr-defined]
-    assert "cli-prefer" not in site.cli("node2", "crm_status")
+    _everywhere(site, lambda s: s.constraints == (), "cli-ban expired")
+    assert "cli-ban" not in site.cli("node2", "crm_status")
+    site.audit(up=PAIR, holder="node1")
 
     site.cli("node2", "crm_standby", "-N", "node1", "-v", "on")
     site.audit(up=PAIR, holder="node2")
