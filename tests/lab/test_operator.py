@@ -89,8 +89,15 @@ def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
     killed = _httpd_pid(n1)
     assert killed is not None
     n1.run(["kill", "-9", str(killed)])
-    _stays(lambda: None if _httpd_pid(n1) == killed and not _alive(killed)
-           and site.answer() == "" else "the killed web server was restarted", _QUIET)
+    wait_for(lambda: not _alive(killed), _TIMEOUT, message="the web server dead")
+
+    def left_alone() -> str | None:
+        pid, served = _httpd_pid(n1), site.answer()
+        if pid == killed and served == "":
+            return None
+        return f"the killed web server was restarted: pid {pid}, client served by {served!r}"
+
+    _stays(left_alone, _QUIET)
 
     out = site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-D")
     assert out == ("Deleted crm_config option: id=cib-bootstrap-options-maintenance-mode "
