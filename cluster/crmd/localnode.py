@@ -125,7 +125,7 @@ class LocalNode:
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
         self.boot = memory.boot or uuid.uuid4().hex[:12]
-        if memory.boot and memory != RespawnMemory(boot=memory.boot):
+        if memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
                         "[%s], fail counts [%s], %d failed action(s); keeping them",
