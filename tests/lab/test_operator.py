@@ -21,6 +21,7 @@ import pytest
 from cluster.bus.messages.crmd import StatusResult
 from cluster.lab import Lab, wait_for
 from cluster.lab.node import Node
+from cluster.lab.probes import cli_tool
 from cluster.lab.site import AuditError, Site, SiteOptions
 
 PAIR = ["node1", "node2"]
@@ -163,6 +164,8 @@ def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(
     assert site.cli("node2", "crm_node", "-p") == "node1 node2\n"
     assert site.cli("node2", "crm_node", "-q") == "1\n"
     key = f"IPaddr::{site.vip}/24/eth0"
+    assert site.cli("node1", "crm_resource", "--list").startswith(
+        f"Full List of Resources:\n  * Resource Group: {key}:\n    * {key.replace('/', '_')}")
     out = site.cli("node2", "crm_simulate", "-L", "--node-fail", "node1")
     assert f"  * Move       {key}\t( node1 -> node2 )" in out
     assert out.index("Fencing node1 (reboot)") < out.index(f"{key} start on node2")
@@ -201,9 +204,21 @@ def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(
         "scope=nodes  name=standby value=on\n"
     assert "Node node1: standby" in site.cli("node1", "crm_status")
     site.cli("node1", "crm_standby", "-N", "node1", "-v", "off")
+    _everywhere(site, lambda s: s.nodes[0].state == "online", "node1 online everywhere")
     assert site.cli("node2", "crm_standby", "-N", "node1", "-G", "-Q") == "off\n"
     site.cli("node1", "crm_resource", "--move", "-r", "httpd", "-N", "node1")
     site.audit(up=PAIR, holder="node1")
-    site.cli("node1", "crm_resource", "--restart", "-r", "httpd")
+    pid = _httpd_pid(site.nodes["node1"])
+    site.cli("node2", "crm_resource", "--restart", "-r", "httpd")
     site.cli("node1", "crm_resource", "--wait", "-T", "30s")
     site.audit(up=PAIR, holder="node1")
+    assert _httpd_pid(site.nodes["node1"]) not in (None, pid)
+
+    site.cli("node2", "crm_resource", "--unmanage", "-r", "httpd")
+    _everywhere(site, lambda s: s.unmanaged == (key,), "unmanaged everywhere")
+    assert "httpd\t(httpd):\t Started node1 (unmanaged)" in site.cli("node1", "crm_status")
+    refused = cli_tool(site.nodes["node1"], "crm_resource", "--restart", "-r", "httpd")
+    assert refused.returncode == 1 and "not managed" in refused.stderr
+    site.cli("node1", "crm_resource", "--manage", "-r", "httpd")
+    _everywhere(site, lambda s: s.unmanaged == (), "managed again everywhere")
+    assert "(unmanaged)" not in site.cli("node2", "crm_status")
