@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 
 from cluster.bus.loop import Loop, Timer
@@ -142,6 +143,8 @@ class LocalNode:
         self._stop_retries = 0
         self._retry_pending = False
         self._left = False
+        self.maintenance = False
+        self.boot = ""
         self._memory = memory
         self._remembered = self._recall(memory.load())
 
@@ -155,7 +158,8 @@ class LocalNode:
         for key in memory.fail_counts:
             last = max((f.when for f in self.failures if f.group == key), default=time.time())
             self._arm_expiry(key, last)
-        if memory != RespawnMemory():
+        self.boot = memory.boot or uuid.uuid4().hex[:12]
+        if memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
                         "[%s], fail counts [%s], %d failed action(s); keeping them",
@@ -166,7 +170,7 @@ class LocalNode:
     def _remember(self) -> None:
         counts = {k: n for k in self._runner.keys if (n := self._runner.status(k).fail_count)}
         memory = RespawnMemory(self.standby, self.standby_seq, tuple(sorted(self.wants)),
-                               counts, tuple(self.failures))
+                               counts, tuple(self.failures), self.boot)
         if memory != self._remembered:
             self._memory.save(memory)
             self._remembered = memory
@@ -186,11 +190,33 @@ class LocalNode:
     def leave(self, finish: Callable[[], None]) -> None:
         if self.leaving:
             return
-        log.info("Giving up all HA resources.")
         self.leaving, self._on_left = True, finish
         self.wants.clear()
+        if self.maintenance:
+            log.warning("maintenance-mode: leaving every resource running as it is")
+            self._left = True
+            self._final_report()
+            return
+        log.info("Giving up all HA resources.")
         self.report_soon()
         self._apply(self._runner.leave())
+
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance mode: no operation at all, monitors paused; leaving it
+        probes every group again and starts only what is missing."""
+        if on == self.maintenance:
+            return
+        self.maintenance = on
+        if on:
+            log.warning("maintenance-mode on: leaving every resource as it is, "
+                        "monitors paused")
+            for group in self._groups.values():
+                for spec in group.resources:
+                    self._executor.stop_monitor(spec)
+            return
+        log.info("maintenance-mode off: probing every group to adopt what runs")
+        self._apply(self._runner.reprobe("leaving maintenance mode: probing again"))
+        self.report_soon()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -202,6 +228,9 @@ class LocalNode:
         self.report_soon()
 
     def command(self, key: str, action: str, instance: int) -> None:
+        if self.maintenance:
+            log.info("ignored %s %s: maintenance-mode", action, key)
+            return
         if not self._runner.probed:
             log.info("ignored %s %s: still probing", action, key)
             return
@@ -218,20 +247,22 @@ class LocalNode:
             for spec in specs:
                 self._executor.run(spec, "reannounce", _logged_only)
 
-    def cleanup(self, keys: Sequence[str]) -> None:
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> None:
+        """crm_resource --cleanup/--refresh: forget failed actions and fail counts."""
         for key in keys:
             log.info("cleanup: forgetting failures of %s", key)
         self.failures = [f for f in self.failures if f.group not in keys]
-        self.clear_fail_counts(keys)
+        self.clear_fail_counts(keys, refresh)
 
-    def clear_fail_counts(self, keys: Sequence[str]) -> None:
+    def clear_fail_counts(self, keys: Sequence[str], refresh: bool = False) -> None:
         """Forget the fail counts of ``keys`` here (failed actions stay listed):
-        the groups may be placed here again; a failed, idle one is probed again."""
+        the groups may be placed here again; a failed, idle one is probed again
+        (every idle one with ``refresh``, unless in maintenance)."""
         for key in keys:
             timer = self._expiry.pop(key, None)
             if timer is not None:
                 timer.cancel()
-        self._apply(self._runner.cleanup(keys))
+        self._apply(self._runner.cleanup(keys, refresh and not self.maintenance))
         self.report_soon()
 
     def _arm_expiry(self, key: str, last: float) -> None:
@@ -272,7 +303,7 @@ class LocalNode:
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
                            self.standby, frozenset(self.wants), self.standby_seq,
-                           self.last_change)
+                           self.last_change, self.boot)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:
@@ -310,6 +341,8 @@ class LocalNode:
             self._leave_settled()
 
     def _start_monitors(self, key: str) -> None:
+        if self.maintenance:
+            return
         for index, spec in enumerate(self._groups[key].resources):
             def changed(result: OpResult, index: int = index) -> None:
                 self._monitored(key, index, result)
@@ -326,7 +359,7 @@ class LocalNode:
                                          _cause(result)), result)
 
     def _monitored(self, key: str, index: int, result: OpResult) -> None:
-        if result.outcome is Outcome.OK:
+        if result.outcome is Outcome.OK or self.maintenance:
             return
         self._apply(self._runner.monitor_failed(key, index, _status(result), _cause(result)),
                     result)
@@ -381,6 +414,9 @@ class LocalNode:
                          "(the other nodes will treat this node as unclean)", ", ".join(failed))
         else:
             log.info("All HA resources relinquished.")
+        self._final_report()
+
+    def _final_report(self) -> None:
         timer = self._loop.call_later(_FINAL_REPORT_GRACE, self._finish)
 
         def sent(_reply: object) -> None:
