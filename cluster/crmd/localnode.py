@@ -39,8 +39,10 @@ timings (deadtime 500 ms) still see a killed daemon within a second.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 from cluster.bus.loop import Loop, Timer
@@ -122,6 +124,7 @@ class LocalNode:
         self._loop = loop
         self._groups = {g.key: g for g in groups}
         self._incoming: dict[str, ResourceGroup | None] = {}  # replace retiring groups
+        self._deferred: list[ConfigDiff] = []  # reloads made during maintenance mode
         self._executor = executor
         self._publisher = publisher
         self._send = send
@@ -145,6 +148,8 @@ class LocalNode:
         self._stop_retries = 0
         self._retry_pending = False
         self._left = False
+        self.maintenance = False
+        self.boot = ""
         self._memory = memory
         self._remembered = self._recall(memory.load())
 
@@ -156,7 +161,8 @@ class LocalNode:
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
         self._arm_expiries(memory.fail_counts)
-        if memory != RespawnMemory():
+        self.boot = memory.boot or uuid.uuid4().hex[:12]
+        if memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
                         "[%s], fail counts [%s], %d failed action(s); keeping them",
@@ -167,7 +173,7 @@ class LocalNode:
     def _remember(self) -> None:
         counts = {k: n for k in self._runner.keys if (n := self._runner.status(k).fail_count)}
         memory = RespawnMemory(self.standby, self.standby_seq, tuple(sorted(self.wants)),
-                               counts, tuple(self.failures))
+                               counts, tuple(self.failures), self.boot)
         if memory != self._remembered:
             self._memory.save(memory)
             self._remembered = memory
@@ -187,16 +193,35 @@ class LocalNode:
     def leave(self, finish: Callable[[], None]) -> None:
         if self.leaving:
             return
-        log.info("Giving up all HA resources.")
         self.leaving, self._on_left = True, finish
         self.wants.clear()
+        if self.maintenance:
+            log.warning("maintenance-mode: leaving every resource running as it is")
+            self._left = True
+            self._final_report()
+            return
+        log.info("Giving up all HA resources.")
         self.report_soon()
         self._apply(self._runner.leave())
 
     def reconfigure(self, diff: ConfigDiff) -> None:
         """A reload changed haresources: start probing added groups, retire removed and
         changed ones (stopped with their old resources first); leave the rest alone.
-        A new failure_timeout re-arms the expiry of every fail count."""
+        In maintenance mode group changes wait until it ends (nothing is stopped or
+        started meanwhile). A new failure_timeout re-arms every fail count's expiry."""
+        if diff.failure_timeout is not None:
+            self._failure_timeout = diff.failure_timeout[1]
+            for timer in self._expiry.values():
+                timer.cancel()
+            self._expiry.clear()
+            self._arm_expiries(k for k in self._runner.keys if self._runner.status(k).fail_count)
+        if not (diff.groups_added or diff.groups_removed or diff.groups_changed):
+            return
+        if self.maintenance:
+            self._deferred.append(dataclasses.replace(diff, failure_timeout=None))
+            log.warning("maintenance-mode: the resource group changes of this reload wait "
+                        "until it ends")
+            return
         effects: list[Effect] = []
         for group in diff.groups_added:
             if group.key in self._groups:  # still retiring from an earlier reload
@@ -211,12 +236,6 @@ class LocalNode:
         for _old, group in diff.groups_changed:
             self._incoming[group.key] = group
             effects += self._runner.replace(group.key, len(group.resources))
-        if diff.failure_timeout is not None:
-            self._failure_timeout = diff.failure_timeout[1]
-            for timer in self._expiry.values():
-                timer.cancel()
-            self._expiry.clear()
-            self._arm_expiries(k for k in self._runner.keys if self._runner.status(k).fail_count)
         self._apply(effects)
         self.report_soon()
 
@@ -229,6 +248,26 @@ class LocalNode:
             self._groups[key] = new
             log.info("group %s is stopped; probing its new resources: %s", key, group_line(new))
 
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance mode: no operation at all, monitors paused; leaving it
+        probes every group again and starts only what is missing."""
+        if on == self.maintenance:
+            return
+        self.maintenance = on
+        if on:
+            log.warning("maintenance-mode on: leaving every resource as it is, "
+                        "monitors paused")
+            for group in self._groups.values():
+                for spec in group.resources:
+                    self._executor.stop_monitor(spec)
+            return
+        log.info("maintenance-mode off: probing every group to adopt what runs")
+        self._apply(self._runner.reprobe("leaving maintenance mode: probing again"))
+        deferred, self._deferred = self._deferred, []
+        for diff in deferred:
+            self.reconfigure(diff)
+        self.report_soon()
+
     # -- inputs -------------------------------------------------------------------------
 
     def on_view(self, instance: int, member: bool) -> None:
@@ -239,6 +278,9 @@ class LocalNode:
         self.report_soon()
 
     def command(self, key: str, action: str, instance: int) -> None:
+        if self.maintenance:
+            log.info("ignored %s %s: maintenance-mode", action, key)
+            return
         if not self._runner.probed:
             log.info("ignored %s %s: still probing", action, key)
             return
@@ -255,20 +297,22 @@ class LocalNode:
             for spec in specs:
                 self._executor.run(spec, "reannounce", _logged_only)
 
-    def cleanup(self, keys: Sequence[str]) -> None:
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> None:
+        """crm_resource --cleanup/--refresh: forget failed actions and fail counts."""
         for key in keys:
             log.info("cleanup: forgetting failures of %s", key)
         self.failures = [f for f in self.failures if f.group not in keys]
-        self.clear_fail_counts(keys)
+        self.clear_fail_counts(keys, refresh)
 
-    def clear_fail_counts(self, keys: Sequence[str]) -> None:
+    def clear_fail_counts(self, keys: Sequence[str], refresh: bool = False) -> None:
         """Forget the fail counts of ``keys`` here (failed actions stay listed):
-        the groups may be placed here again; a failed, idle one is probed again."""
+        the groups may be placed here again; a failed, idle one is probed again
+        (every idle one with ``refresh``, unless in maintenance)."""
         for key in keys:
             timer = self._expiry.pop(key, None)
             if timer is not None:
                 timer.cancel()
-        self._apply(self._runner.cleanup(keys))
+        self._apply(self._runner.cleanup(keys, refresh and not self.maintenance))
         self.report_soon()
 
     def _arm_expiries(self, keys: Iterable[str]) -> None:
@@ -315,7 +359,7 @@ class LocalNode:
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
                            self.standby, frozenset(self.wants), self.standby_seq,
-                           self.last_change)
+                           self.last_change, self.boot)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:
@@ -355,6 +399,8 @@ class LocalNode:
             self._leave_settled()
 
     def _start_monitors(self, key: str) -> None:
+        if self.maintenance:
+            return
         for index, spec in enumerate(self._groups[key].resources):
             def changed(result: OpResult, index: int = index) -> None:
                 self._monitored(key, index, result)
@@ -371,7 +417,7 @@ class LocalNode:
                                          _cause(result)), result)
 
     def _monitored(self, key: str, index: int, result: OpResult) -> None:
-        if result.outcome is Outcome.OK:
+        if result.outcome is Outcome.OK or self.maintenance:
             return
         self._apply(self._runner.monitor_failed(key, index, _status(result), _cause(result)),
                     result)
@@ -426,6 +472,9 @@ class LocalNode:
                          "(the other nodes will treat this node as unclean)", ", ".join(failed))
         else:
             log.info("All HA resources relinquished.")
+        self._final_report()
+
+    def _final_report(self) -> None:
         timer = self._loop.call_later(_FINAL_REPORT_GRACE, self._finish)
 
         def sent(_reply: object) -> None:

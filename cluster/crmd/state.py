@@ -37,6 +37,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from cluster.crmd.intent import NO_INTENTS, Intents
+
 __all__ = [
     "ClusterState",
     "GroupState",
@@ -122,6 +124,7 @@ class NodeReport:
     standby: str = ""
     wants: frozenset[str] = frozenset()
     standby_seq: int = 0
+    boot: str = ""
 
     def group(self, key: str) -> GroupStatus:
         return self.groups.get(key, _STOPPED)
@@ -213,6 +216,7 @@ class ClusterState:
     nodes: Mapping[str, NodeInfo]
     in_flight: frozenset[tuple[str, str]] = frozenset()
     started: float = float("-inf")    # when this crmd started (same clock as ``now``)
+    intents: Intents = NO_INTENTS     # the operator's, as they hold now (cluster.crmd.intent)
 
     def node(self, name: str) -> NodeInfo:
         return self.nodes.get(name, NodeInfo(name))
@@ -303,7 +307,12 @@ class StateTracker:
         self._nodes[node] = replace(info, fenced=True)
         return True
 
-    def snapshot(self, now: float,
-                 in_flight: frozenset[tuple[str, str]] = frozenset()) -> ClusterState:
+    def snapshot(self, now: float, in_flight: frozenset[tuple[str, str]] = frozenset(),
+                 intents: Intents = NO_INTENTS) -> ClusterState:
         return ClusterState(self.local, now, self.view, dict(self._nodes), in_flight,
-                            self.started)
+                            self.started, intents)
+
+    def boots(self) -> dict[str, str]:
+        """Each node's boot id, as its latest report says (reboot-lifetime standby)."""
+        return {name: info.report.boot for name, info in self._nodes.items()
+                if info.report is not None and info.report.boot}

@@ -35,6 +35,11 @@ raises on an edge the table does not list.
     FAILED   -> STOPPING | STARTING | STOPPED   stop/restart (directly when nothing
                                                 is left to stop)
     FAILED   -> UNKNOWN                         cleanup: probe again
+    STARTED | STOPPED -> UNKNOWN                reprobe (refresh, leaving maintenance)
+
+A reprobe keeps a started group's target: when the probe finds only some
+of its resources running (one was killed during maintenance mode), the group
+starts the missing ones and leaves the running ones alone.
 
 Reload (:meth:`LocalGroups.replace`): a group removed from haresources, or
 changed, is *retired*: stopped as it is (its old resources, right to left),
@@ -141,7 +146,7 @@ _EDGES = frozenset({
     (_S.STARTED, _S.STOPPING), (_S.STARTED, _S.FAILED),
     (_S.STOPPING, _S.STOPPED), (_S.STOPPING, _S.STARTING), (_S.STOPPING, _S.FAILED),
     (_S.FAILED, _S.STOPPING), (_S.FAILED, _S.STARTING), (_S.FAILED, _S.STOPPED),
-    (_S.FAILED, _S.UNKNOWN),
+    (_S.FAILED, _S.UNKNOWN), (_S.STARTED, _S.UNKNOWN), (_S.STOPPED, _S.UNKNOWN),
 })  # fmt: skip
 
 
@@ -438,8 +443,9 @@ class LocalGroups:
             if key in self._groups:
                 self._groups[key].fail_count = max(0, count)
 
-    def cleanup(self, keys: Sequence[str]) -> list[Effect]:
-        """Forget fail counts; probe failed, idle groups again."""
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> list[Effect]:
+        """Forget fail counts; probe failed, idle groups again (every idle group
+        with ``refresh``)."""
         out: list[Effect] = []
         for key in keys:
             group = self._groups.get(key)
@@ -447,9 +453,22 @@ class LocalGroups:
                 continue
             group.fail_count, group.cause = 0, None
             self._stop_tried.discard(key)
-            if group.state is GroupState.FAILED and group.busy is None and not self.leaving:
-                group.res = [ResourceState.UNKNOWN] * len(group.res)
-                group.probing, group.target = True, None
-                group._enter(GroupState.UNKNOWN, "cleanup: probing again", out)
-                group.step(out)
+            if refresh or group.state is GroupState.FAILED:
+                self._reprobe(group, "cleanup: probing again", out)
         return out
+
+    def reprobe(self, why: str) -> list[Effect]:
+        """Probe every idle group again, keeping started groups started."""
+        out: list[Effect] = []
+        for group in self._groups.values():
+            self._reprobe(group, why, out)
+        return out
+
+    def _reprobe(self, group: _Group, why: str, out: list[Effect]) -> None:
+        if group.busy is not None or group.probing or self.leaving:
+            return
+        keep = GroupState.STARTED if group.state is GroupState.STARTED else None
+        group.res = [ResourceState.UNKNOWN] * len(group.res)
+        group.probing, group.target, group.stop_first = True, keep, False
+        group._enter(GroupState.UNKNOWN, why, out)
+        group.step(out)

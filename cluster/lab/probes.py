@@ -3,8 +3,9 @@
 `served_by` is the client's view (which node's web server answers the service
 address), `AnswerLog` the same view kept up continuously (a request every few
 ms, each answer recorded with its time), `hb_tool` runs hb_standby /
-hb_takeover inside a node, `log_tails` gathers the ends of daemon logs for a
-failure message.  Used by the acceptance
+hb_takeover inside a node, `cli_tool` any command-line tool (crm_resource,
+crm_standby, ...), `log_tails` gathers the ends of daemon logs for a failure
+message.  Used by the acceptance
 site, the lab tests and the benchmarks, so each asks the same way.
 """
 
@@ -19,7 +20,21 @@ from cluster.lab.node import Node
 from cluster.lab.services import HTTP_PORT, OVERLAPPING_PROBE
 from cluster.lab.waiting import wait_first
 
-__all__ = ["AnswerLog", "hb_tool", "log_tails", "served_by", "stop_probe"]
+__all__ = ["CLI_TOOLS", "AnswerLog", "cli_tool", "hb_tool", "log_tails", "served_by",
+           "stop_probe"]
+
+#: Console scripts (pyproject.toml) a lab test can run inside a node, by name.
+CLI_TOOLS = {
+    "crm_status": "cluster.cli.crm_status:main",
+    "crm_resource": "cluster.cli.crm_resource:main",
+    "crm_attribute": "cluster.cli.crm_attribute:main_attribute",
+    "crm_standby": "cluster.cli.crm_attribute:main_standby",
+    "crm_failcount": "cluster.cli.crm_attribute:main_failcount",
+    "crm_node": "cluster.cli.crm_attribute:main_node",
+    "crm_simulate": "cluster.cli.crm_simulate:main",
+    "hb_standby": "cluster.cli.hb_standby:main_standby",
+    "hb_takeover": "cluster.cli.hb_standby:main_takeover",
+}
 
 
 def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
@@ -81,14 +96,21 @@ def stop_probe(proc: subprocess.Popen[bytes], reader: threading.Thread) -> None:
         proc.stdout.close()
 
 
+def cli_tool(node: Node, tool: str, *args: str, timeout: float = 60.0
+             ) -> subprocess.CompletedProcess[str]:
+    """Run the command-line tool `tool` (a name in :data:`CLI_TOOLS`) on `node`
+    with `args`, against the node's stack; killed after `timeout` seconds."""
+    module, function = CLI_TOOLS[tool].split(":")
+    code = f"import sys; from {module} import {function}; sys.exit({function}(sys.argv[1:]))"
+    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir), *args],
+                    check=False, timeout=timeout)
+
+
 def hb_tool(node: Node, tool: str, *args: str, wait: float = 30.0
             ) -> subprocess.CompletedProcess[str]:
     """Run hb_standby / hb_takeover (`tool` = "standby" | "takeover") on `node`,
     waiting up to `wait` seconds for the move."""
-    code = (f"import sys; from cluster.cli.hb_standby import main_{tool}; "
-            f"sys.exit(main_{tool}(sys.argv[1:]))")
-    return node.run([sys.executable, "-c", code, "--run-dir", str(node.run_dir),
-                     "--timeout", f"{wait:g}", *args], check=False, timeout=2 * wait)
+    return cli_tool(node, f"hb_{tool}", "--timeout", f"{wait:g}", *args, timeout=2 * wait)
 
 
 def log_tails(nodes: Iterable[Node], daemons: Iterable[str], lines: int = 30) -> str:

@@ -24,7 +24,7 @@ from cluster.bus import codec
 from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.common import ErrorResult, OkResult
-from cluster.bus.messages.crmd import GetStatus, RespawnMemory, StatusResult
+from cluster.bus.messages.crmd import GetStatus, IntentSync, RespawnMemory, StatusResult
 from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
 from cluster.bus.server import DEFERRED
 from cluster.config.authkeys import parse_authkeys
@@ -209,6 +209,19 @@ class SimMemory:
         self.saved = memory
 
 
+class SimIntents:
+    """crmd's intent file for one node: in the state directory, kept across power-offs."""
+
+    def __init__(self) -> None:
+        self.saved = IntentSync(())
+
+    def load(self) -> IntentSync:
+        return self.saved
+
+    def save(self, content: IntentSync) -> None:
+        self.saved = content
+
+
 class SimFencer:
     """Fences when the test says so (``sim.fence_ok``); records every request."""
 
@@ -324,6 +337,7 @@ class CrmdSim:
         self.contexts: dict[str, SimContext] = {}
         self.executors: dict[str, FakeExecutor] = {}
         self.memories: dict[str, SimMemory] = {}
+        self.intent_files: dict[str, SimIntents] = {}
         self.cuts: set[frozenset[str]] = set()
         self.instance = 0
         self.fence_ok = False
@@ -344,7 +358,8 @@ class CrmdSim:
         executor = FakeExecutor(self, node, loop)
         service = CrmdService(ctx, executor=executor,  # type: ignore[arg-type]
                               fencer=SimFencer(self, loop),
-                              memory=self.memories.setdefault(node, SimMemory()))
+                              memory=self.memories.setdefault(node, SimMemory()),
+                              intents=self.intent_files.setdefault(node, SimIntents()))
         self.services[node], self.contexts[node], self.executors[node] = service, ctx, executor
         return service
 

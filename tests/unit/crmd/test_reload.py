@@ -1,8 +1,12 @@
 """CrmdService.reload on the in-memory cluster (crmdsim.py, virtual time): an edited
-haresources changes only the groups that changed, on every node; a failure_timeout
-added by a reload lets a group banned everywhere come back."""
+haresources changes only the groups that changed, on every node, and in maintenance
+mode only once it ends; a failure_timeout added by a reload lets a group banned
+everywhere come back."""
 
 from __future__ import annotations
+
+from cluster.bus.messages.common import OkResult
+from cluster.bus.messages.crmd import SetMaintenance
 
 from .crmdsim import HARESOURCES, VIP, CrmdSim, make_config
 
@@ -57,3 +61,20 @@ def test_a_failure_timeout_added_by_a_reload_brings_a_banned_group_back() -> Non
     _reload(sim, HARESOURCES, "failure_timeout 10s\n")
     sim.run_until(lambda: any(sim.holds(n, (VIP, HTTPD)) for n in sim.names), timeout=20.0)
     assert sim.max_owners[VIP] == 1
+
+
+def test_in_maintenance_mode_a_reload_changes_no_group_until_it_ends() -> None:
+    before = HARESOURCES + f"node1 {VIP2}\n"
+    sim = CrmdSim(haresources=before)
+    sim.boot_all()
+    sim.run_until(lambda: sim.holds("node1", (VIP, HTTPD, VIP2)))
+    assert isinstance(sim.request("node1", SetMaintenance(True)).value, OkResult)
+    sim.run_until(lambda: all(sim.status(n).maintenance for n in sim.names))
+    mark = len(sim.executors["node1"].ops)
+    _reload(sim, HARESOURCES + f"node1 {VIP2} {VIP3}\n")
+    sim.run_for(10.0)
+    assert sim.executors["node1"].ops[mark:] == [], "maintenance: nothing stopped or started"
+    assert isinstance(sim.request("node1", SetMaintenance(False)).value, OkResult)
+    sim.run_until(lambda: sim.holds("node1", (VIP, HTTPD, VIP2, VIP3)))
+    ops = [op for op in sim.executors["node1"].ops[mark:] if op[1] not in ("probe", "monitor")]
+    assert ops == [(VIP2, "stop"), (VIP2, "start"), (VIP3, "start")]
