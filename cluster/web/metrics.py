@@ -55,7 +55,7 @@ def render(picture: Mapping[str, Any] | None, hosts: Mapping[str, Mapping[str, A
                          "1 on the node where the whole group is started",
                          [({"group": g["key"], "node": n["name"]}, float(g["node"] == n["name"]))
                           for g in picture["groups"] for n in nodes])
-        lines += _family("cluster_group_fail_count", "gauge", "fail count of a group on a node",
+        lines += _family("cluster_group_failures", "gauge", "fail count of a group on a node",
                          [({"group": f["group"], "node": f["node"]}, float(f["count"]))
                           for f in picture["fail_counts"]])
         lines += _family("cluster_failed_actions", "gauge",

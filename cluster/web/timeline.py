@@ -80,14 +80,12 @@ class Timeline:
             if track.node is not None and holder != track.node and self._primed:
                 away = now - (track.away_since if track.away_since is not None else now)
                 out.append(_entry(now, "failover",
-                                  f"{key} moved from {track.node} to {holder}; "
-                                  f"service away {away:.1f} s",
+                                  f"{key} moved from {track.node} to {holder}",
                                   node=holder, group=key, duration=round(away, 3)))
             elif track.away_since is not None and self._primed:
                 away = now - track.away_since
-                out.append(_entry(now, "restart", f"{key} running again on {holder} after "
-                                  f"{away:.1f} s", node=holder, group=key,
-                                  duration=round(away, 3)))
+                out.append(_entry(now, "restart", f"{key} running again on {holder}",
+                                  node=holder, group=key, duration=round(away, 3)))
             track.node = holder
             track.away_since = None
         return out

@@ -322,7 +322,7 @@ function renderTimeline() {
   const items = state.timeline.slice().reverse().map((t) => el("li", { "data-kind": t.kind },
     el("time", {}, clock(t.when)),
     el("span", {}, badge(t.kind, TIMELINE_KIND[t.kind] ?? ""), " ", t.text,
-      t.duration !== null && t.duration !== undefined ? [" ", el("span", { class: "dur" }, `(${t.duration.toFixed(2)} s)`)] : null)));
+      t.duration !== null && t.duration !== undefined ? [" ", el("span", { class: "dur" }, `service away ${t.duration.toFixed(2)} s`)] : null)));
   $("#timeline").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "Nothing has happened since the dashboard started.")]));
 }
 

@@ -2,8 +2,15 @@
 const SERIES = [
   { title: "CPU and memory (%)", columns: [[1, "CPU %", "#2467b3"], [2, "memory %", "#1f8a5b"]], range: [0, 100] },
   { title: "Load (1 min)", columns: [[3, "load", "#a86500"]] },
-  { title: "Network (bytes/s)", columns: [[4, "in", "#2467b3"], [5, "out", "#c0392b"]] },
+  { title: "Network (all interfaces)", columns: [[4, "in", "#2467b3"], [5, "out", "#c0392b"]], rate: true },
 ];
+
+function rate(n) {
+  const units = ["B/s", "K/s", "M/s", "G/s"];
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${+n.toFixed(1)} ${units[i]}`;
+}
 
 export function drawCharts(container, points) {
   const uPlot = window.uPlot;
@@ -23,7 +30,7 @@ export function drawCharts(container, points) {
     new uPlot({
       title: spec.title, width, height: 140, legend: { show: true },
       scales: { x: { time: true }, y: spec.range ? { range: spec.range } : { auto: true } },
-      axes: [axis, { ...axis, size: 48 }],
+      axes: [axis, spec.rate ? { ...axis, size: 60, values: (_u, ticks) => ticks.map(rate) } : { ...axis, size: 48 }],
       series: [{}, ...spec.columns.map(([, label, stroke]) => ({ label, stroke, width: 1.5 }))],
     }, data, box);
   }
