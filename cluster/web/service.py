@@ -16,12 +16,14 @@ import logging
 import time
 from typing import Any
 
-from cluster.bus import codec
+from cluster.bus import codec, endpoints
 from cluster.bus.client import BusError
 from cluster.bus.messages.common import ErrorResult, OkResult
 from cluster.bus.messages.crmd import GetStatus, StatusResult
 from cluster.bus.messages.hbcomm import ClusterMessage, GetNodes, NodesResult, SendToCluster
-from cluster.bus.messages.stonithd import NodeFenced
+from cluster.bus.messages.mon import DAEMON as MON
+from cluster.bus.messages.mon import GetMonStatus, MonStatusResult
+from cluster.bus.messages.stonithd import FenceDevicesResult, ListFenceDevices, NodeFenced
 from cluster.bus.messages.web import MTYPE, ActionDone, HostSample, RemoteAction
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 _POLL = 1.0
 _SAMPLE = 2.0
 _TAIL = 1.0
+_EXTRAS = 5.0      # fence devices and Mon services change rarely
 _ASK_TIMEOUT = 2.0
 
 
@@ -70,8 +73,12 @@ class WebService:
         self._busy = False
         self._again = False
         self._down = RateLimiter(interval=60.0)
+        self._extras: dict[str, Any] = {"stonith_devices": [], "monitors": [],
+                                        "last_fence": None}
         self._crmd = ctx.client("crmd")
         self._hbcomm = ctx.client("hbcomm")
+        self._stonithd = ctx.client("stonithd")
+        self._mon = ctx.client(MON)
         ctx.subscribe("hbcomm", ["node", "link", f"msg.{MTYPE}"], self._on_hbcomm,
                       on_live=self._refresh)
         ctx.subscribe("crmd", ["group"], lambda _t, _m: self._refresh(), on_live=self._refresh)
@@ -80,6 +87,7 @@ class WebService:
         self._every(_POLL, self._refresh)
         self._every(_SAMPLE, self._sample)
         self._every(_TAIL, self._tail_logs)
+        self._every(_EXTRAS, self._ask_extras)
 
     def _every(self, interval: float, job: Any) -> None:
         def tick() -> None:
@@ -112,6 +120,7 @@ class WebService:
         self._busy = False
         if status is not None:
             picture = cluster_picture(status, reply if isinstance(reply, NodesResult) else None)
+            picture.update(self._extras)
             if picture != self._last:
                 self._last = picture
                 self.hub.post("cluster", picture)
@@ -127,8 +136,30 @@ class WebService:
         else:
             self._refresh()
 
+    def _ask_extras(self) -> None:
+        # Only daemons that run here: asking an absent one retries its send until timeout.
+        run_dir = self._ctx.paths.run_dir
+        if endpoints.control_path(run_dir, "stonithd").exists():
+            self._stonithd.call(ListFenceDevices(), _ASK_TIMEOUT, self._on_devices)
+        if endpoints.control_path(run_dir, MON).exists():
+            self._mon.call(GetMonStatus(), _ASK_TIMEOUT, self._on_monitors)
+
+    def _on_devices(self, reply: object) -> None:
+        devices = reply.devices if isinstance(reply, FenceDevicesResult) else ()
+        self._extras["stonith_devices"] = [
+            {"device": d.device, "type": d.type, "hosts": list(d.hosts), "status": d.status}
+            for d in devices]
+
+    def _on_monitors(self, reply: object) -> None:
+        services = reply.services if isinstance(reply, MonStatusResult) else ()
+        self._extras["monitors"] = [
+            {"name": f"{s.watch}/{s.service}", "status": s.status, "summary": s.summary,
+             "last_check": s.last_check} for s in services]
+
     def _on_fence(self, _topic: str, msg: Any) -> None:
         if isinstance(msg, NodeFenced):
+            self._extras["last_fence"] = {"node": msg.node, "ok": msg.ok, "device": msg.device,
+                                          "detail": msg.detail, "when": time.time()}
             self.hub.post("timeline", self._timeline.fenced(msg.node, msg.ok, msg.device,
                                                             msg.detail, time.time()))
             self._refresh()

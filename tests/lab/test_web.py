@@ -15,8 +15,9 @@ view scrolls sideways; the daemon's CPU with a page open and the page's
 weight are measured; node1 is powered off and the page, without a reload,
 shows node1 offline, the group on node2 and a timeline entry with the
 outage, within 2 s of the service answering again; no console error or CSP
-violation happened.  With ``CLUSTER_WEB_SCREENSHOTS=DIR`` the overview, a
-host, the timeline and the phone layout are saved there (docs/ holds them).
+violation happened; node2's stack stops cleanly with the pages still open.
+With ``CLUSTER_WEB_SCREENSHOTS=DIR`` the overview, a host, the timeline and
+the phone layout are saved there (docs/ holds them).
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def _node_state(page: Any, node: str, state: str) -> None:
 def _shoot(page: Any, name: str) -> None:
     target = os.environ.get("CLUSTER_WEB_SCREENSHOTS")
     if target:
+        page.evaluate("document.getElementById('toast').hidden = true")
         page.screenshot(path=str(Path(target) / name), full_page=True)
 
 
@@ -217,6 +219,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _node_state(page, "node1", "online")
     _node_state(page, "node2", "online")
     _group_on(page, "node1")
+    page.wait_for_selector("#stonith-box:not([hidden]) #stonith td code")
 
     # node1 (relayed from node2's page): standby (confirmed), online, take over (confirmed)
     page.click('.node[data-node=node1] button[data-action=standby]')
@@ -265,14 +268,14 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
         width = phone.page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{view}: the page is {width} px wide on a 390 px phone"
 
-    # idle cost with pages open
-    cpu0, t0 = _cpu_seconds(n2, "cluster: web"), time.monotonic()
+    # screenshots, then the idle cost with three pages open (on the overview)
     page.evaluate("location.hash = '#overview'")
     _shoot(page, "web-overview.png")
     page.evaluate("location.hash = '#hosts/node2'")
     page.wait_for_selector(".chart .uplot", timeout=_UI_MS)
     _shoot(page, "web-host.png")
     page.evaluate("location.hash = '#overview'")
+    cpu0, t0 = _cpu_seconds(n2, "cluster: web"), time.monotonic()
     wait_for(lambda: time.monotonic() - t0 >= 10.0, 15.0, interval=0.5, message="10 s idle")
     busy = (_cpu_seconds(n2, "cluster: web") - cpu0) / (time.monotonic() - t0)
     print(f"cluster-web idle CPU with three pages open: {100 * busy:.2f} % of a core; "
@@ -293,6 +296,9 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     assert shown - served < 2.0
     _shoot(page, "web-timeline.png")
 
+    # the dashboard stops cleanly with pages still connected
+    site.stop("node2")
+    assert "web stopped" in n2.daemon_log("web")
     for watched in (op, ro, phone):
         assert not watched.errors, watched.errors
     assert 100 * busy < 1.0, f"cluster-web used {100 * busy:.2f} % of a core while idle"

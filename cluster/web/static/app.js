@@ -221,6 +221,21 @@ function renderCluster() {
       el("td", {}, f.resource), el("td", {}, f.action), el("td", {}, `${f.outcome}${f.rc !== null ? ` (rc ${f.rc})` : ""}`))));
   $("#pings-box").hidden = c.ping_nodes.length === 0;
   $("#pings").replaceChildren(...c.ping_nodes.map((p) => badge(`${p.name} ${p.status === "ping" ? "reachable" : p.status}`, p.status === "ping" ? "ok" : "bad")));
+  const devices = c.stonith_devices ?? [];
+  $("#stonith-box").hidden = devices.length === 0 && !c.last_fence;
+  $("#stonith").replaceChildren(
+    el("tr", {}, ["device", "fences", "status"].map((h) => el("th", {}, h))),
+    ...devices.map((d) => el("tr", {}, el("td", {}, el("code", {}, d.device)), el("td", {}, d.hosts.join(", ")),
+      el("td", {}, badge(d.status, d.status === "ok" ? "ok" : "bad")))));
+  const fence = c.last_fence;
+  $("#last-fence").textContent = fence ? `Last fencing: ${fence.node} ${fence.ok ? "fenced" : "NOT fenced"} by ${fence.device || "no device"} at ${clock(fence.when)}` : "";
+  const monitors = c.monitors ?? [];
+  $("#mon-box").hidden = monitors.length === 0;
+  $("#mon").replaceChildren(
+    el("tr", {}, ["service", "status", "last check", "summary"].map((h) => el("th", {}, h))),
+    ...monitors.map((m) => el("tr", {}, el("td", {}, m.name),
+      el("td", {}, badge(m.status, m.status === "ok" ? "ok" : m.status === "failed" ? "bad" : "")),
+      el("td", {}, m.last_check ? clock(m.last_check) : "–"), el("td", {}, m.summary))));
   $("#notices").replaceChildren(...c.notices.map((n) => el("p", { class: "banner" }, n)));
 }
 
