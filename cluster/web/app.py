@@ -180,21 +180,17 @@ class WebApp:
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
         await response.write(b"retry: 1000\n\n")
-        stream = self.hub.stream(last_id)
+        stream = self.hub.stream(last_id, _KEEPALIVE)
         try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(anext(stream), _KEEPALIVE)
-                except TimeoutError:
+            async for event in stream:
+                if event is None:
                     await response.write(b": keepalive\n\n")
                     continue
-                except StopAsyncIteration:
-                    break
                 if self._session(request) is None:
                     break          # logged out or expired: the page shows the login again
                 ident, kind, data = event
                 await response.write(f"id: {ident}\nevent: {kind}\ndata: {data}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
         finally:
             await stream.aclose()

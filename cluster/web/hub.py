@@ -19,7 +19,7 @@ from typing import Any
 _RING = 4000
 _TIMELINE = 300
 _LOG_LINES = 400
-_HISTORY = 1800           # host samples kept per node: one hour at one per 2 s
+_HISTORY = 720            # host samples kept per node: one hour at one per 5 s
 _SNAPSHOT_POINTS = 360    # history points per node in a snapshot
 _QUEUE = 1000             # a stream this far behind is dropped (it reconnects)
 
@@ -95,8 +95,10 @@ class Hub:
             return None
         return [event for event in self._ring if event[0] > last_id]
 
-    async def stream(self, last_id: int | None) -> AsyncGenerator[Event, None]:
-        """Every event from now on, preceded by what the client missed (or a snapshot)."""
+    async def stream(self, last_id: int | None,
+                     idle: float = 15.0) -> AsyncGenerator[Event | None, None]:
+        """Every event from now on, preceded by what the client missed (or a snapshot);
+        None after `idle` seconds without one (time for a keep-alive)."""
         stream = _Stream()
         self._streams.add(stream)
         try:
@@ -108,14 +110,29 @@ class Hub:
                 for event in missed:
                     yield event
             while not stream.dropped:
-                yield await stream.queue.get()
+                try:
+                    item = await asyncio.wait_for(stream.queue.get(), idle)
+                except TimeoutError:
+                    yield None
+                    continue
+                if item is None:
+                    return
+                yield item
         finally:
             self._streams.discard(stream)
+
+    def close_streams(self) -> None:
+        """End every open stream (the daemon is stopping); browsers reconnect elsewhere."""
+        for stream in list(self._streams):
+            stream.dropped = True
+            if not stream.queue.full():
+                stream.queue.put_nowait(None)
+        self._streams.clear()
 
 
 class _Stream:
     """One open event stream; `dropped` when it fell too far behind (it reconnects)."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=_QUEUE)
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=_QUEUE)
         self.dropped = False

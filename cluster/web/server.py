@@ -145,5 +145,6 @@ class HttpThread:
         try:
             loop.run_until_complete(self._stop)
         finally:
+            self._hub.close_streams()     # the event streams end, so their handlers return
             loop.run_until_complete(runner.cleanup())
             loop.close()

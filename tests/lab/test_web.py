@@ -202,13 +202,20 @@ def _cpu_seconds(node: Node, title: str) -> float:
 
 def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     operator, viewer = users
+    began = time.monotonic()
+
+    def phase(name: str) -> None:    # where the time goes, shown with -s
+        print(f"[{time.monotonic() - began:6.1f} s] {name}")
+
     n1, n2 = site.nodes["node1"], site.nodes["node2"]
     base = f"https://{n2.address(site.public)}:{PORT}"
+    phase("start both stacks")
     site.start()
     site.wait_served_by("node1")
     wait_for(lambda: n2.pid_of("cluster: web") is not None, _TIMEOUT, interval=0.1,
              message="cluster-web running on node2")
 
+    phase("log in")
     op = Watched(browser)
     page = op.page
     wait_for(lambda: _reachable(page, base), _TIMEOUT, interval=0.5,
@@ -221,6 +228,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _group_on(page, "node1")
     page.wait_for_selector("#stonith-box:not([hidden]) #stonith td code")
 
+    phase("node1 (relayed from node2's page): standby (confirmed), online, take over (confirmed)")
     # node1 (relayed from node2's page): standby (confirmed), online, take over (confirmed)
     page.click('.node[data-node=node1] button[data-action=standby]')
     page.click("#confirm-ok")
@@ -233,6 +241,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _group_on(page, "node1")
     site.wait_served_by("node1")
 
+    phase('a failed monitor shows; Clean up clears it')
     # a failed monitor shows; Clean up clears it
     os.kill(int((n1.run_dir / "httpd.pid").read_text()), signal.SIGKILL)
     page.wait_for_selector("#failures-box:not([hidden])")
@@ -240,6 +249,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     page.wait_for_selector("#failures-box", state="hidden")
     _group_on(page, "node1")
 
+    phase('/metrics is valid Prometheus text')
     # /metrics is valid Prometheus text
     metrics = op.fetch("/metrics")
     assert metrics["status"] == 200
@@ -248,6 +258,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     assert check.returncode == 0, check.stdout + check.stderr + metrics["text"]
     assert 'cluster_group_running{group=' in metrics["text"]
 
+    phase('CSRF and roles')
     # CSRF and roles
     assert op.fetch("/api/action", "POST", {"action": "cleanup"}, csrf=False)["status"] == 403
     ro = Watched(browser)
@@ -256,6 +267,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     denied = ro.fetch("/api/action", "POST", {"action": "standby", "node": "node1"})
     assert denied["status"] == 403, denied
 
+    phase('the phone layout never scrolls sideways')
     # the phone layout never scrolls sideways
     phone = Watched(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
                     has_touch=True, device_scale_factor=2)
@@ -268,6 +280,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
         width = phone.page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{view}: the page is {width} px wide on a 390 px phone"
 
+    phase('screenshots, then the idle cost with three pages open (on the overview)')
     # screenshots, then the idle cost with three pages open (on the overview)
     page.evaluate("location.hash = '#overview'")
     _shoot(page, "web-overview.png")
@@ -281,6 +294,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     print(f"cluster-web idle CPU with three pages open: {100 * busy:.2f} % of a core; "
           f"page load {page_bytes} bytes")
 
+    phase('power the owner off: the page follows without a reload')
     # power the owner off: the page follows without a reload
     page.evaluate("window.__noReload = true")
     site.power_off("node1")
@@ -296,9 +310,11 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     assert shown - served < 2.0
     _shoot(page, "web-timeline.png")
 
+    phase('the dashboard stops cleanly with pages still connected')
     # the dashboard stops cleanly with pages still connected
     site.stop("node2")
-    assert "web stopped" in n2.daemon_log("web")
+    web_log = n2.daemon_log("web")
+    assert "web stopped" in web_log and "ERROR" not in web_log, web_log[-3000:]
     for watched in (op, ro, phone):
         assert not watched.errors, watched.errors
     assert 100 * busy < 1.0, f"cluster-web used {100 * busy:.2f} % of a core while idle"

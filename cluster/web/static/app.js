@@ -111,7 +111,7 @@ function connect() {
     const rx = sample.net.reduce((a, n) => a + n.rx, 0), tx = sample.net.reduce((a, n) => a + n.tx, 0);
     const points = (state.history[sample.node] ??= []);
     points.push([sample.when, sample.cpu, mem, sample.load[0], rx, tx]);
-    if (points.length > 1800) points.shift();
+    if (points.length > 720) points.shift();
     if (currentView() === "hosts" && sample.node === state.host) renderHost();
   });
   source.addEventListener("timeline", (e) => { state.timeline.push(JSON.parse(e.data)); renderTimeline(); });

@@ -13,7 +13,7 @@ def _host(node: str, when: float) -> dict[str, object]:
             "mem_total": 4, "net": [{"rx": 1.0, "tx": 2.0}]}
 
 
-async def _take(hub: Hub, last: int | None, count: int) -> list[tuple[int, str, str]]:
+async def _take(hub: Hub, last: int | None, count: int) -> list[tuple[int, str, str] | None]:
     stream = hub.stream(last)
     taken = [await anext(stream) for _ in range(count)]
     await stream.aclose()
@@ -61,3 +61,18 @@ def test_live_events_follow() -> None:
         return [event[1], event[2]]
 
     assert asyncio.run(scenario()) == ["cluster", '{"dc":"a"}']
+
+
+def test_idle_stream_gets_keepalives_and_stays_open() -> None:
+    async def scenario() -> list[object]:
+        hub = Hub()
+        stream = hub.stream(None, idle=0.05)
+        await anext(stream)                   # the snapshot
+        quiet = await anext(stream)           # nothing happened: a keep-alive marker
+        hub.publish("cluster", {"dc": "b"})
+        later = await anext(stream)
+        hub.close_streams()
+        ended = [e async for e in stream]
+        return [quiet, later[1] if later else None, ended]
+
+    assert asyncio.run(scenario()) == [None, "cluster", []]
