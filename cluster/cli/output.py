@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from cluster.bus.client import BusError, NotRunning, RemoteError
+from cluster.bus.client import BusError, NotRunning, RemoteError, request
+from cluster.bus.messages.common import OkResult
+from cluster.bus.messages.crmd import GetStatus, StatusResult
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
@@ -48,6 +51,23 @@ def run_tool(tool: str, body: Callable[[], int]) -> int:
         return code
     except KeyboardInterrupt:
         return EXIT_UNKNOWN
+
+
+_CRMD_TIMEOUT = 5.0
+
+
+def crmd_status(run_dir: Path) -> StatusResult:
+    """The local crmd's StatusResult (bus errors propagate to :func:`run_tool`)."""
+    status = request(run_dir, "crmd", GetStatus(), timeout=_CRMD_TIMEOUT)
+    assert isinstance(status, StatusResult)
+    return status
+
+
+def ask_crmd(run_dir: Path, msg: object) -> str:
+    """One request to the local crmd; its OkResult's detail (ErrorResult raises)."""
+    reply = request(run_dir, "crmd", msg, timeout=_CRMD_TIMEOUT)
+    assert isinstance(reply, OkResult)
+    return reply.detail
 
 
 def emit_json(data: Any) -> None:

@@ -105,6 +105,7 @@ _TABLE = (
     Directive("autojoin", default="none"),
     Directive("crm", default="false"),
     Directive("pacemaker"),
+    Directive("failure_timeout"),
     # --- accepted for compatibility; each use gives a warning -------------------------
     Directive("apiauth", True, False, None, _plain, "clients use this stack's bus, not the API"),
     Directive("ping6", False, False, None, values.ipv6, "IPv6 ping nodes are not implemented"),

@@ -18,6 +18,11 @@ initdead = deadtime if deadtime > 10 s, 12 s if deadtime < 6 s, else 2 x deadtim
 deadping = deadtime; udpport 694; baud 19200; auto_failback legacy; realtime on;
 autojoin none; hopfudge 1; debug 0. Directives this stack does not act on are
 validated and then reported in ``HaConfig.warnings``, never refused.
+
+``failure_timeout`` is this stack's own (Pacemaker's ``failure-timeout``): how
+long after a group's last failure on a node its fail count there is forgotten;
+a Heartbeat time, or with ``s``/``min`` as Pacemaker writes it; ``0`` or
+absent = never, Pacemaker's default.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ class HaConfig:
     hopfudge: int
     raw: Mapping[str, tuple[str, ...]]
     warnings: tuple[str, ...]
+    failure_timeout: float | None = None
     web: WebListen | None = None
 
     def stonith_hosts_for(self, node: str) -> tuple[StonithHost, ...]:
@@ -141,6 +147,7 @@ class _Parser:
             "stonith": self._stonith, "stonith_host": self._stonith_host,
             "respawn": self._respawn, "failfast": self._respawn,
             "crm": self._crm, "pacemaker": self._crm,
+            "failure_timeout": self._failure_timeout,
         }  # fmt: skip
         for name in _TIMES:
             handlers[name] = self._time
@@ -213,6 +220,9 @@ class _Parser:
         if millis == 0 and self.directive in ("keepalive", "deadtime"):
             raise ValueError(f"{self.directive} must be more than 0")
         self.millis[self.directive] = millis
+
+    def _failure_timeout(self, args: list[str], rest: str, line: int) -> None:
+        self.millis[self.directive] = values.duration_ms(self.one(args), units=True)
 
     def _scalar(self, args: list[str], rest: str, line: int) -> None:
         _SCALARS[self.directive](self.one(args))
@@ -364,6 +374,7 @@ class _Parser:
             autojoin=values.autojoin(get("autojoin", "none")),
             hopfudge=values.hopfudge(get("hopfudge", "1")), raw=values.FrozenDict(raw),
             warnings=tuple(located(self.path, line, text) for line, text in warnings),
+            failure_timeout=self.millis.get("failure_timeout", 0) / 1000 or None,
             web=self.web,
         )  # fmt: skip
 

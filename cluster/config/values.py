@@ -83,13 +83,14 @@ class BadValue(ValueError):
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([A-Za-z]*)", re.ASCII)
 _DURATION_HINT = "use seconds, or a number with ms, e.g. 500ms"
 _SECOND_UNITS = frozenset({"s", "sec", "secs", "second", "seconds"})
+_MINUTE_UNITS = frozenset({"min", "mins", "minute", "minutes"})
 
 #: Longest accepted time: glue keeps milliseconds in a C ``long``; 2**31-1 ms (~24.8
 #: days) is what a 32-bit Heartbeat node can hold, and far beyond any sane timeout.
 MAX_DURATION_MS = 2**31 - 1
 
 
-def duration_ms(text: str) -> int:
+def duration_ms(text: str, *, units: bool = False) -> int:
     """Parse a Heartbeat time to whole milliseconds (glue ``cl_get_msec`` rules).
 
     No unit = seconds; ``ms``/``msec`` = milliseconds; ``us``/``usec`` =
@@ -97,6 +98,8 @@ def duration_ms(text: str) -> int:
     ``.5`` = 500 ms); the result is rounded to the nearest millisecond, halves up.
     Anything else is invalid, including negatives, exponents and ``s``/``sec``
     (Heartbeat rejects those, so a file that works here works there too).
+    ``units=True`` also takes ``s`` and ``min`` (Pacemaker's spelling), for
+    directives Heartbeat never had.
     """
     stripped = text.strip(" \t")
     match = _DURATION.fullmatch(stripped)
@@ -112,8 +115,10 @@ def duration_ms(text: str) -> int:
         millis = value
     elif unit in ("us", "usec"):
         millis = value / 1000
-    elif unit == "":
+    elif unit == "" or (units and unit in _SECOND_UNITS):
         millis = value * 1000
+    elif units and unit in _MINUTE_UNITS:
+        millis = value * 60_000
     elif unit in _SECOND_UNITS:
         raise BadValue(
             "time value", text, f"Heartbeat times take no 's': write {number} for seconds"

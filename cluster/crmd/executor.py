@@ -2,7 +2,7 @@
 
 Role: crmd's only way to touch a resource (Pacemaker's execd, in-process).
 Inputs: ``run(resource, action, callback)`` for ``start``/``stop``/``monitor``/
-``probe`` and ``start_monitor``/``stop_monitor`` for recurring monitors.
+``probe``/``reannounce`` and ``start_monitor``/``stop_monitor`` for recurring monitors.
 Output: one :class:`OpResult` per operation through its callback, called from
 the event loop (never from inside ``run``), and a log line per operation.
 Talks to: the agents of ``cluster.crmd.agents`` and the programs they run.
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 #: Per-action timeouts in seconds (Pacemaker's default op timeout is 20 s).
 DEFAULT_TIMEOUTS: Mapping[str, float] = {"start": 20.0, "stop": 20.0, "monitor": 20.0,
-                                         "probe": 20.0}  # fmt: skip
+                                         "probe": 20.0, "reannounce": 20.0}  # fmt: skip
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 ResultCallback = Callable[[OpResult], None]
@@ -154,7 +154,7 @@ class Executor:
         callback: ResultCallback,
         timeout: float | None = None,
     ) -> OpHandle:
-        """Queue ``action`` (start, stop, monitor, probe) for ``resource``."""
+        """Queue ``action`` (one of ``ACTIONS``) for ``resource``."""
         if action == "stop":
             self.stop_monitor(resource)
         return self._submit(resource, action, callback, timeout, 0.0, recurring=False)
@@ -284,7 +284,8 @@ class Executor:
         if operation.cancelled:
             return
         duration = self._loop.clock() - operation.started
-        result = OpResult(token, operation.action, reply.outcome, reply.rc, reply.detail, duration)
+        result = OpResult(token, operation.action, reply.outcome, reply.rc, reply.detail, duration,
+                          reply.missing)
         if job.recurring:
             log.debug("%s", result.describe())
         else:
@@ -316,12 +317,12 @@ class Executor:
 
 def _log_result(result: OpResult, prefix: str = "") -> None:
     """INFO for success (and a monitor finding it stopped), WARNING for a failed
-    monitor, ERROR for a failed start or stop."""
+    monitor or re-announcement, ERROR for a failed start or stop."""
     if result.outcome is Outcome.OK or (
         result.outcome is Outcome.NOT_RUNNING and result.action in ("monitor", "probe")
     ):
         level = logging.INFO
-    elif result.action in ("monitor", "probe"):
+    elif result.action in ("monitor", "probe", "reannounce"):
         level = logging.WARNING
     else:
         level = logging.ERROR

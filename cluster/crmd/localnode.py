@@ -16,6 +16,21 @@ every group (each right to left, groups in parallel, so each moves as soon as
 it is down), retry failed stops a few times, then send the final report —
 holding nothing — and call ``finish`` once hbcomm has queued it.
 
+Fail counts expire (``failure_timeout`` in ha.cf, off by default): each
+failure here re-arms a timer for the group; when it fires the group's fail
+count here is forgotten (:meth:`LocalNode.clear_fail_counts`) and the new
+report lets the DC place the group again, so a group banned everywhere comes
+back by itself once its cause is gone.  The failed actions stay listed (the
+history) until a cleanup.  A respawned crmd re-arms the timers from the
+remembered failures' times.
+
+After a healed partition (:mod:`cluster.crmd.rivals`) the service calls
+:meth:`LocalNode.reannounce` for a group this node kept: each of its
+resources whose agent announces an address
+(:func:`~cluster.crmd.agents.registry.announces`) runs ``reannounce``, queued
+behind whatever that resource is doing.  The result is only logged: it
+changes no state, and a missing address is the monitor's to find.
+
 Recurring monitors run every :func:`monitor_interval` seconds while a group
 is started: 10 s, or twice ``deadtime`` when that is shorter (never under
 1 s): a dead service need not be noticed faster than a dead node, and lab
@@ -26,14 +41,17 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 
-from cluster.bus.loop import Loop
+from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
 from cluster.bus.server import Publisher
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
+from cluster.config.values import format_duration
 from cluster.crmd.agents.protocol import OpResult, Outcome
+from cluster.crmd.agents.registry import announces
 from cluster.crmd.executor import Executor
 from cluster.crmd.memory import Memory, RespawnMemory
 from cluster.crmd.report import LocalFlags, group_line, local_message, to_report
@@ -74,14 +92,25 @@ def resolve_target(groups: Sequence[ResourceGroup], target: str) -> tuple[str, .
     return found or None
 
 
-def _status(outcome: Outcome) -> OpStatus:
+def _status(result: OpResult) -> OpStatus:
+    outcome = result.outcome
     if outcome is Outcome.OK:
         return OpStatus.OK
     if outcome is Outcome.NOT_RUNNING:
         return OpStatus.NOT_RUNNING
-    if outcome.hard or outcome.fatal:
+    if outcome.hard or outcome.fatal or result.missing:
         return OpStatus.HARD
     return OpStatus.FAILED
+
+
+def _cause(result: OpResult) -> str:
+    """What "the same cause" compares (LocalGroups counts a hard failure once per cause)."""
+    return (f"{result.action} {result.resource}: {result.outcome.value} ({result.rc}) "
+            f"{result.detail}")
+
+
+def _logged_only(_result: OpResult) -> None:
+    """The executor has logged the result; nothing depends on it."""
 
 
 class LocalNode:
@@ -98,6 +127,8 @@ class LocalNode:
         self._interval = monitor_interval(ha)
         self._runner = LocalGroups([(g.key, len(g.resources)) for g in groups], threshold)
         self._threshold = threshold
+        self._failure_timeout = ha.failure_timeout
+        self._expiry: dict[str, Timer] = {}
         self.instance = 0
         self.joined = 0
         self.leaving = False
@@ -112,6 +143,8 @@ class LocalNode:
         self._stop_retries = 0
         self._retry_pending = False
         self._left = False
+        self.maintenance = False
+        self.boot = ""
         self._memory = memory
         self._remembered = self._recall(memory.load())
 
@@ -122,7 +155,11 @@ class LocalNode:
         self.wants = set(memory.wants)
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
-        if memory != RespawnMemory():
+        for key in memory.fail_counts:
+            last = max((f.when for f in self.failures if f.group == key), default=time.time())
+            self._arm_expiry(key, last)
+        self.boot = memory.boot or uuid.uuid4().hex[:12]
+        if memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
             log.warning("an earlier crmd of this stack left: standby [%s], takeover wishes "
                         "[%s], fail counts [%s], %d failed action(s); keeping them",
@@ -133,7 +170,7 @@ class LocalNode:
     def _remember(self) -> None:
         counts = {k: n for k in self._runner.keys if (n := self._runner.status(k).fail_count)}
         memory = RespawnMemory(self.standby, self.standby_seq, tuple(sorted(self.wants)),
-                               counts, tuple(self.failures))
+                               counts, tuple(self.failures), self.boot)
         if memory != self._remembered:
             self._memory.save(memory)
             self._remembered = memory
@@ -145,16 +182,41 @@ class LocalNode:
         self._apply(self._runner.probe_all())
 
     def close(self) -> None:
+        for timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()
         self._executor.close()
 
     def leave(self, finish: Callable[[], None]) -> None:
         if self.leaving:
             return
-        log.info("Giving up all HA resources.")
         self.leaving, self._on_left = True, finish
         self.wants.clear()
+        if self.maintenance:
+            log.warning("maintenance-mode: leaving every resource running as it is")
+            self._left = True
+            self._final_report()
+            return
+        log.info("Giving up all HA resources.")
         self.report_soon()
         self._apply(self._runner.leave())
+
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance mode: no operation at all, monitors paused; leaving it
+        probes every group again and starts only what is missing."""
+        if on == self.maintenance:
+            return
+        self.maintenance = on
+        if on:
+            log.warning("maintenance-mode on: leaving every resource as it is, "
+                        "monitors paused")
+            for group in self._groups.values():
+                for spec in group.resources:
+                    self._executor.stop_monitor(spec)
+            return
+        log.info("maintenance-mode off: probing every group to adopt what runs")
+        self._apply(self._runner.reprobe("leaving maintenance mode: probing again"))
+        self.report_soon()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -166,18 +228,63 @@ class LocalNode:
         self.report_soon()
 
     def command(self, key: str, action: str, instance: int) -> None:
+        if self.maintenance:
+            log.info("ignored %s %s: maintenance-mode", action, key)
+            return
         if not self._runner.probed:
             log.info("ignored %s %s: still probing", action, key)
             return
         self._apply(self._runner.command(key, action, instance))
         self.report_soon()                   # also when nothing changed: the DC re-sent
 
-    def cleanup(self, keys: Sequence[str]) -> None:
+    def reannounce(self, key: str, released_by: Sequence[str]) -> None:
+        """Every other node that ran ``key`` released it; it runs here: tell the LAN again."""
+        specs = [spec for spec in self._groups[key].resources if announces(spec)]
+        if specs and self._runner.status(key).state is GroupState.STARTED:
+            log.info("group %s: released by %s, kept here; announcing %s again "
+                     "(gratuitous ARP)", key, ", ".join(released_by),
+                     ", ".join(spec.token for spec in specs))
+            for spec in specs:
+                self._executor.run(spec, "reannounce", _logged_only)
+
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> None:
+        """crm_resource --cleanup/--refresh: forget failed actions and fail counts."""
         for key in keys:
             log.info("cleanup: forgetting failures of %s", key)
         self.failures = [f for f in self.failures if f.group not in keys]
-        self._apply(self._runner.cleanup(keys))
+        self.clear_fail_counts(keys, refresh)
+
+    def clear_fail_counts(self, keys: Sequence[str], refresh: bool = False) -> None:
+        """Forget the fail counts of ``keys`` here (failed actions stay listed):
+        the groups may be placed here again; a failed, idle one is probed again
+        (every idle one with ``refresh``, unless in maintenance)."""
+        for key in keys:
+            timer = self._expiry.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+        self._apply(self._runner.cleanup(keys, refresh and not self.maintenance))
         self.report_soon()
+
+    def _arm_expiry(self, key: str, last: float) -> None:
+        """Forget ``key``'s fail count ``failure_timeout`` after ``last`` (wall clock)."""
+        timeout = self._failure_timeout
+        if timeout is None:
+            return
+        old = self._expiry.pop(key, None)
+        if old is not None:
+            old.cancel()
+        delay = min(timeout, max(0.0, last + timeout - time.time()))
+        self._expiry[key] = self._loop.call_later(delay, lambda: self._expire(key))
+
+    def _expire(self, key: str) -> None:
+        self._expiry.pop(key, None)
+        count = self._runner.status(key).fail_count
+        if count == 0:
+            return
+        assert self._failure_timeout is not None
+        log.info("fail count of %s here (%d) expired: no failure for %s (failure_timeout); "
+                 "it may run here again", key, count, format_duration(self._failure_timeout))
+        self.clear_fail_counts([key])
 
     def drop_fulfilled_wants(self) -> None:
         for key in list(self.wants):
@@ -196,7 +303,7 @@ class LocalNode:
     def _message(self) -> NodeResources:
         flags = LocalFlags(self.node, self._seq, self.instance, self.joined, self.leaving,
                            self.standby, frozenset(self.wants), self.standby_seq,
-                           self.last_change)
+                           self.last_change, self.boot)
         return local_message(flags, self._runner, self.failures)
 
     def report_soon(self) -> None:
@@ -234,6 +341,8 @@ class LocalNode:
             self._leave_settled()
 
     def _start_monitors(self, key: str) -> None:
+        if self.maintenance:
+            return
         for index, spec in enumerate(self._groups[key].resources):
             def changed(result: OpResult, index: int = index) -> None:
                 self._monitored(key, index, result)
@@ -245,13 +354,15 @@ class LocalNode:
         self._executor.run(spec, op.action, lambda result: self._op_done(op, result))
 
     def _op_done(self, op: RunOp, result: OpResult) -> None:
-        status = _status(result.outcome)
-        self._apply(self._runner.op_done(op.group, op.index, op.action, status), result)
+        status = _status(result)
+        self._apply(self._runner.op_done(op.group, op.index, op.action, status,
+                                         _cause(result)), result)
 
     def _monitored(self, key: str, index: int, result: OpResult) -> None:
-        if result.outcome is Outcome.OK:
+        if result.outcome is Outcome.OK or self.maintenance:
             return
-        self._apply(self._runner.monitor_failed(key, index, _status(result.outcome)), result)
+        self._apply(self._runner.monitor_failed(key, index, _status(result), _cause(result)),
+                    result)
 
     def _group_changed(self, change: GroupChanged) -> None:
         group = self._groups[change.group]
@@ -278,6 +389,7 @@ class LocalNode:
             detail=result.detail if result is not None else "",
             when=time.time(), duration=result.duration if result is not None else 0.0))
         del self.failures[:-_MAX_FAILURES]
+        self._arm_expiry(failure.group, self.failures[-1].when)
         count = self._runner.status(failure.group).fail_count
         log.error("%s %s of %s failed (%s); fail count of %s here: %d", spec.token,
                   failure.action, failure.group, outcome, failure.group, count)
@@ -302,6 +414,9 @@ class LocalNode:
                          "(the other nodes will treat this node as unclean)", ", ".join(failed))
         else:
             log.info("All HA resources relinquished.")
+        self._final_report()
+
+    def _final_report(self) -> None:
         timer = self._loop.call_later(_FINAL_REPORT_GRACE, self._finish)
 
         def sent(_reply: object) -> None:

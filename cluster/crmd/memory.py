@@ -13,23 +13,34 @@ directory when it starts, and ``/run`` is empty after a reboot.  A stack
 restart therefore starts clean, like Heartbeat's ``hb_standby`` and
 Pacemaker's transient fail counts.  An unreadable file is logged and
 ignored: forgetting is the old behaviour, never a reason not to start.
+
+The operator's intent (crm_standby forever, moves, bans, maintenance mode,
+unmanaged groups) is meant to outlive the stack: :func:`intent_file` keeps it
+in ``crmd.intent`` in the *state* directory, with the same file handling.
+The run-directory memory also holds this stack run's boot id (reboot-lifetime
+standby, :mod:`cluster.crmd.intent`).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cluster.bus import codec
-from cluster.bus.messages.crmd import RespawnMemory
+from cluster.bus.messages.crmd import IntentSync, RespawnMemory
 from cluster.common.files import write_atomic
 
-__all__ = ["FILE_NAME", "Memory", "MemoryFile", "RespawnMemory"]
+__all__ = ["FILE_NAME", "INTENT_FILE_NAME", "CodecFile", "IntentMemory", "Memory", "MemoryFile",
+           "RespawnMemory", "intent_file"]
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "crmd.state"
+#: The operator's intent (cluster.crmd.intent), in the state directory.
+INTENT_FILE_NAME = "crmd.intent"
+
+T = TypeVar("T")
 
 
 class Memory(Protocol):
@@ -38,34 +49,59 @@ class Memory(Protocol):
     def save(self, memory: RespawnMemory) -> None: ...
 
 
-class MemoryFile:
-    """:class:`RespawnMemory` in a codec-encoded file, replaced atomically."""
+class IntentMemory(Protocol):
+    def load(self) -> IntentSync: ...
 
-    def __init__(self, path: Path) -> None:
+    def save(self, content: IntentSync) -> None: ...
+
+
+class CodecFile(Generic[T]):
+    """One codec-encoded message of type ``kind`` in a file, replaced atomically.
+
+    ``what`` names the content for log lines ("standby and fail counts").
+    """
+
+    def __init__(self, path: Path, kind: type[T], empty: T, what: str) -> None:
         self.path = path
+        self._kind = kind
+        self._empty = empty
+        self._what = what
 
-    def load(self) -> RespawnMemory:
+    def load(self) -> T:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return RespawnMemory()
+            return self._empty
         except OSError as err:
-            log.warning("cannot read %s (%s): standby and fail counts start clean",
-                        self.path, err.strerror)
-            return RespawnMemory()
+            log.warning("cannot read %s (%s): %s start clean", self.path, err.strerror,
+                        self._what)
+            return self._empty
         try:
-            memory = codec.decode(data)
+            content = codec.decode(data)
         except codec.CodecError as err:
-            log.warning("ignoring %s: %s; standby and fail counts start clean", self.path, err)
-            return RespawnMemory()
-        if not isinstance(memory, RespawnMemory):
-            log.warning("ignoring %s: it holds a %s", self.path, type(memory).__name__)
-            return RespawnMemory()
-        return memory
+            log.warning("ignoring %s: %s; %s start clean", self.path, err, self._what)
+            return self._empty
+        if not isinstance(content, self._kind):
+            log.warning("ignoring %s: it holds a %s", self.path, type(content).__name__)
+            return self._empty
+        return content
 
-    def save(self, memory: RespawnMemory) -> None:
+    def save(self, content: T) -> None:
         try:
-            write_atomic(self.path, codec.encode(memory))
+            write_atomic(self.path, codec.encode(content))
         except OSError as err:
-            log.error("cannot save standby and fail counts in %s: %s (a respawned crmd "
-                      "would forget them)", self.path, err.strerror)
+            log.error("cannot save %s in %s: %s (they would be forgotten at the next "
+                      "start)", self._what, self.path, err.strerror)
+
+
+class MemoryFile(CodecFile[RespawnMemory]):
+    """:class:`RespawnMemory` in the run directory."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, RespawnMemory, RespawnMemory(), "standby and fail counts")
+
+
+def intent_file(state_dir: Path) -> CodecFile[IntentSync]:
+    """The operator's intent in the state directory (survives a stack restart)."""
+    return CodecFile(state_dir / INTENT_FILE_NAME, IntentSync, IntentSync(()),
+                     "standby, moves, bans and maintenance mode")

@@ -56,15 +56,32 @@ the group is stopped, placement above chooses the new node.
 
 *Multi-active* (a partition healed and both sides run the group): keep it on
 the preferred node if that is one of the holders, else on the lowest-named
-one, and stop it everywhere else.
+one, and stop it everywhere else.  Once the others report it stopped, the
+keeper announces its address again on its own (``rivals.py``): not a policy
+action, the plan has nothing more to do.
 
 *Failures.*  A ``failed`` group is restarted in place (:class:`Restart`, a stop
 then a start on the same node) while its fail count there is below the
 threshold; then it is stopped, which bans the node for it, and placement moves
-it.  A group failed with no failure counted (the start-up probe found it
-partly running, or a stop failed) is only stopped: it was not running
-properly anywhere, so placement decides where it starts.  A leaving node
-stops its own groups; the policy only waits for it.
+it.  Restarts in place back off (:func:`restart_delay`: 0 s after the first
+failure, then 1 s, 2 s, 4 s ... up to :data:`RESTART_BACKOFF_CAP`), counted
+from when this crmd first saw the failure (``NodeInfo.failed_at``), so a
+failure that repeats at once does not burn the threshold in milliseconds;
+``Plan.recheck`` says when the plan changes by time alone.  A ban lasts as
+long as the node's fail count: a cleanup or ``failure_timeout`` (the node
+forgets the count, see :mod:`cluster.crmd.localnode`) lifts it.  A group
+failed with no failure counted (the start-up probe found it partly running,
+or a stop failed) is only stopped: it was not running properly anywhere, so
+placement decides where it starts.  A leaving node stops its own groups; the
+policy only waits for it.
+
+*Operator intent* (:mod:`cluster.crmd.intent`, Pacemaker's semantics).
+``maintenance-mode``: no action at all, only a note.  An unmanaged group is
+left as it is.  A node in standby (crm_standby) or banned for a group
+(``cli-ban-G-on-N``) may not run it: a group there is stopped even when no
+other node can take it.  A move (``cli-prefer-G``) places the group on its
+node whenever that node is usable, moving it there if it runs elsewhere, and
+auto_failback does not pull it back home.
 """
 
 from __future__ import annotations
@@ -72,10 +89,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cluster.config.haresources import ResourceGroup
+from cluster.crmd.intent import ban_id, prefer_id
 from cluster.crmd.state import ClusterState, GroupState, NodeInfo, standby_covers
 
 __all__ = [
     "DEFAULT_FAILURE_THRESHOLD",
+    "RESTART_BACKOFF_CAP",
     "Action",
     "Fence",
     "Plan",
@@ -85,12 +104,17 @@ __all__ = [
     "Stop",
     "decide",
     "designated_coordinator",
+    "restart_delay",
     "usable",
+    "why_unusable",
 ]
 
 #: Failures of a group on one node before the node is banned for it
 #: (Pacemaker's migration-threshold; Heartbeat itself gave up at the first).
 DEFAULT_FAILURE_THRESHOLD = 3
+
+#: The longest wait (s) before a restart in place.
+RESTART_BACKOFF_CAP = 30.0
 
 _FAILBACK_MODES = ("on", "legacy")
 
@@ -103,6 +127,7 @@ class PolicyConfig:
     stonith: bool = False
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
     initdead: float = 0.0
+    failure_timeout: float | None = None     # fail counts expire (ha.cf); None = never
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +168,15 @@ class Plan:
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
     unprotected: tuple[str, ...] = ()   # taken over without STONITH
+    recheck: float | None = None        # decide again then (``state.now``'s clock)
+
+
+def restart_delay(fail_count: int) -> float:
+    """Seconds between a group's ``fail_count``-th failure on a node and its
+    restart there: 0, 1, 2, 4 ... capped at :data:`RESTART_BACKOFF_CAP`."""
+    if fail_count <= 1:
+        return 0.0
+    return min(RESTART_BACKOFF_CAP, 2.0 ** min(fail_count - 2, 16))
 
 
 def designated_coordinator(state: ClusterState) -> str | None:
@@ -155,10 +189,11 @@ def designated_coordinator(state: ClusterState) -> str | None:
 
 def usable(state: ClusterState, config: PolicyConfig, name: str, key: str) -> bool:
     """May ``name`` be given group ``key`` now (standby aside)?"""
-    return _why_unusable(state, config, name, key) is None
+    return why_unusable(state, config, name, key) is None
 
 
-def _why_unusable(state: ClusterState, config: PolicyConfig, name: str, key: str) -> str | None:
+def why_unusable(state: ClusterState, config: PolicyConfig, name: str, key: str) -> str | None:
+    """Why ``name`` may not be given group ``key`` now (None: it may; standby aside)."""
     info = state.node(name)
     view = state.view
     if view is None or name not in view.members:
@@ -168,9 +203,21 @@ def _why_unusable(state: ClusterState, config: PolicyConfig, name: str, key: str
         return f"waiting for its report in instance {view.instance}"
     if report.leaving:
         return "leaving"
+    refused = _refused_by_intent(state, name, key)
+    if refused is not None:
+        return refused
     count = report.group(key).fail_count
     if count >= config.failure_threshold:
         return f"banned (fail count {count} >= {config.failure_threshold})"
+    return None
+
+
+def _refused_by_intent(state: ClusterState, name: str, key: str) -> str | None:
+    intents = state.intents
+    if name in intents.standby:
+        return "in standby (crm_standby)"
+    if intents.banned(key, name):
+        return f"banned by {ban_id(key, name)} (crm_resource --ban or --move)"
     return None
 
 
@@ -186,6 +233,7 @@ class _Planner:
     notes: list[str] = field(default_factory=list)
     unprotected: list[str] = field(default_factory=list)
     fenced: set[str] = field(default_factory=set)
+    recheck: float | None = None
 
     @property
     def instance(self) -> int:
@@ -238,6 +286,10 @@ class _Planner:
     # -- one group ----------------------------------------------------------------------
 
     def group(self, group: ResourceGroup) -> None:
+        if group.key in self.state.intents.unmanaged:
+            self.notes.append(f"{group.key} is unmanaged (crm_resource --unmanage): "
+                              "left as it is")
+            return
         holders = self.holders(group.key)
         if not holders:
             self.place(group)
@@ -284,7 +336,10 @@ class _Planner:
         report = info.trusted_report
         count = report.group(group.key).fail_count if report is not None else 0
         limit = self.config.failure_threshold
-        if count == 0:
+        refused = _refused_by_intent(self.state, name, group.key)
+        if refused is not None:
+            self.actions.append(Stop(group.key, name, f"failed on {name}, which is {refused}"))
+        elif count == 0:
             self.actions.append(Stop(group.key, name, f"partially running or in an unknown "
                                      f"state on {name} (no failure counted: a probe, or a "
                                      "failed stop): stopping it before it may start anywhere"))
@@ -294,6 +349,14 @@ class _Planner:
         elif self.declines(name, group) and self.candidates(group.key, exclude=name):
             self.actions.append(Stop(group.key, name, f"failed on {name}, which is in standby"))
         else:
+            delay = restart_delay(count)
+            due = info.failed_at.get(group.key, float("-inf")) + delay
+            if self.state.now < due:
+                self.notes.append(f"{group.key}: failed on {name} (fail count {count} of "
+                                  f"{limit}): restarting it there {delay:g} s after the "
+                                  "failure (restarts back off)")
+                self.recheck = due if self.recheck is None else min(self.recheck, due)
+                return
             self.actions.append(Restart(group.key, name, f"failed on {name} (fail count "
                                         f"{count} of {limit}): recovering in place"))
 
@@ -305,6 +368,12 @@ class _Planner:
         assert report is not None
         others = self.candidates(key, exclude=name)
         willing = [n for n in others if not self.declines(n, group)]
+        refused = _refused_by_intent(self.state, name, key)
+        if refused is not None:
+            return f"{name} is {refused}"
+        preferred = self.state.intents.preferred(key)
+        if preferred is not None and preferred != name and preferred in willing:
+            return f"{prefer_id(key)}: crm_resource --move to {preferred}"
         if report.group(key).fail_count >= self.config.failure_threshold and others:
             return f"{name} is banned for it (fail count {report.group(key).fail_count})"
         wanting = [n for n in willing if key in self.state.node(n).wants]
@@ -313,6 +382,8 @@ class _Planner:
         if self.declines(name, group) and willing:
             return f"{name} is in standby [{info.standby}]; moving it to another node"
         home = group.node
+        if preferred == name:
+            return None
         if (self.config.auto_failback in _FAILBACK_MODES and home != name and home in willing):
             home_report = self.state.node(home).trusted_report
             since = report.group(key).since
@@ -367,19 +438,22 @@ class _Planner:
         key, home = group.key, group.node
         cands = self.candidates(key)
         if not cands:
-            why = "; ".join(f"{n} {_why_unusable(self.state, self.config, n, key)}"
+            why = "; ".join(f"{n} {why_unusable(self.state, self.config, n, key)}"
                             for n in sorted(set(self.config.nodes) | set(self.state.members)))
             return None, why or "no nodes"
         willing = [n for n in cands if not self.declines(n, group)]
         if all(_in_standby_for(self.state.node(n), group) for n in cands):
             first = "" if len(cands) == 1 else f"; {willing[0]} went standby first"
             return willing[0], "every usable node is in standby" + first
+        preferred = self.state.intents.preferred(key)
+        if preferred is not None and preferred in willing:
+            return preferred, f"{prefer_id(key)} (crm_resource --move)"
         wanting = [n for n in willing if key in self.state.node(n).wants]
         if wanting:
             return wanting[0], f"hb_takeover requested by {wanting[0]}"
         if home in willing:
             return home, "its preferred node"
-        reason = _why_unusable(self.state, self.config, home, key) or "in standby"
+        reason = why_unusable(self.state, self.config, home, key) or "in standby"
         return willing[0], f"preferred node {home} is {reason}; lowest-named usable node"
 
 
@@ -392,11 +466,14 @@ def decide(state: ClusterState, config: PolicyConfig) -> Plan:
     planner = _Planner(state, config)
     if dc is None:
         planner.notes.append("no designated coordinator: every member is leaving")
-    if not view.quorate:
+    if state.intents.maintenance:
+        planner.notes.append("maintenance-mode: resource management is disabled; "
+                             "nothing is started, stopped or monitored")
+    elif not view.quorate:
         planner.no_quorum()
     else:
         for group in config.groups:
             planner.group(group)
     return Plan(dc, view.instance, tuple(planner.actions), tuple(planner.notes),
-                tuple(planner.unprotected))
+                tuple(planner.unprotected), planner.recheck)
 

@@ -29,7 +29,7 @@ from cluster.bus.messages.crmd import (
 )
 from cluster.config.confdir import ClusterConfig
 from cluster.config.haresources import ResourceGroup
-from cluster.crmd.policy import Plan, PolicyConfig
+from cluster.crmd.policy import Fence, Plan, PolicyConfig
 from cluster.crmd.state import ClusterState, GroupState, GroupStatus, NodeReport
 from cluster.crmd.transition import LocalGroups
 
@@ -39,6 +39,7 @@ __all__ = [
     "group_line",
     "local_message",
     "newest_change",
+    "pending",
     "policy_config",
     "to_report",
 ]
@@ -51,7 +52,8 @@ def policy_config(config: ClusterConfig, failure_threshold: int) -> PolicyConfig
     ha = config.ha
     return PolicyConfig(groups=config.groups, nodes=ha.nodes, auto_failback=ha.auto_failback,
                         stonith=bool(ha.stonith_hosts or ha.stonith),
-                        failure_threshold=failure_threshold, initdead=ha.initdead)
+                        failure_threshold=failure_threshold, initdead=ha.initdead,
+                        failure_timeout=ha.failure_timeout)
 
 
 def group_line(group: ResourceGroup) -> str:
@@ -71,6 +73,7 @@ class LocalFlags:
     wants: frozenset[str]
     standby_seq: int = 0
     last_change: LastChange | None = None
+    boot: str = ""
 
 
 def to_report(msg: NodeResources) -> NodeReport:
@@ -78,7 +81,7 @@ def to_report(msg: NodeResources) -> NodeReport:
               for g in msg.groups}
     return NodeReport(instance=msg.instance, joined=msg.joined, groups=groups,
                       leaving=msg.leaving, standby=msg.standby, wants=frozenset(msg.wants),
-                      standby_seq=msg.standby_seq)
+                      standby_seq=msg.standby_seq, boot=msg.boot)
 
 
 def local_message(flags: LocalFlags, local: LocalGroups,
@@ -93,7 +96,8 @@ def local_message(flags: LocalFlags, local: LocalGroups,
                          joined=flags.joined, leaving=flags.leaving, standby=flags.standby,
                          wants=tuple(sorted(flags.wants)), groups=tuple(groups),
                          failures=tuple(failures[-MAX_REPORTED_FAILURES:]),
-                         standby_seq=flags.standby_seq, last_change=flags.last_change)
+                         standby_seq=flags.standby_seq, last_change=flags.last_change,
+                         boot=flags.boot)
 
 
 def _node_states(state: ClusterState, names: Iterable[str],
@@ -101,10 +105,26 @@ def _node_states(state: ClusterState, names: Iterable[str],
     out = []
     for name in names:
         info = state.node(name)
-        word = ("standby" if info.standby else "online") if info.member else "offline"
+        standby = info.standby or ("all" if name in state.intents.standby else "")
+        word = ("standby" if standby else "online") if info.member else "offline"
         unclean = (not info.member and info.member_since is not None
                    and any(info.may_hold(key, (key, name) in state.in_flight) for key in keys))
-        out.append(NodeState(name, word, info.member, info.leaving, info.standby, unclean))
+        out.append(NodeState(name, word, info.member, info.leaving, standby, unclean))
+    return out
+
+
+def pending(state: ClusterState, plan: Plan) -> list[str]:
+    """Actions the plan wants now or that are under way (crm_resource --wait)."""
+    out = [f"{type(a).__name__.lower()} {a.group} on {a.node}" for a in plan.actions
+           if not isinstance(a, Fence)]
+    out += [f"fence {a.node}" for a in plan.actions if isinstance(a, Fence)]
+    for name in state.members:
+        report = state.node(name).trusted_report
+        if report is None:
+            continue
+        out += [f"{status.state.value} {key} on {name}" for key, status in report.groups.items()
+                if status.state in (GroupState.STARTING, GroupState.STOPPING)]
+    out += [f"start {key} on {node} (in flight)" for key, node in sorted(state.in_flight)]
     return out
 
 
@@ -134,13 +154,24 @@ def _resources(state: ClusterState, group: ResourceGroup) -> list[ResourceState]
     return out
 
 
-def _fail_counts(state: ClusterState, keys: Sequence[str]) -> list[FailCount]:
+def _fail_counts(state: ClusterState, config: PolicyConfig,
+                 failures: Mapping[str, Sequence[FailedAction]]) -> list[FailCount]:
+    """Every non-zero fail count in the nodes' latest reports, with its last failure."""
     out = []
-    for name in state.members:
-        report = state.node(name).trusted_report
-        if report is not None:
-            out += [FailCount(name, key, count) for key in keys
-                    if (count := report.group(key).fail_count)]
+    for name in sorted(state.nodes):
+        report = state.node(name).report
+        if report is None:
+            continue
+        for group in config.groups:
+            count = report.group(group.key).fail_count
+            if count == 0:
+                continue
+            last = max((f.when for f in failures.get(name, ()) if f.group == group.key),
+                       default=0.0)
+            timeout = config.failure_timeout
+            expires = last + timeout if timeout is not None and last else None
+            out.append(FailCount(name, group.key, count, config.failure_threshold,
+                                 count >= config.failure_threshold, last, expires))
     return out
 
 
@@ -165,5 +196,7 @@ def build_status(state: ClusterState, config: PolicyConfig, plan: Plan,
         nodes=tuple(_node_states(state, names, keys)),
         groups=tuple(keys), resources=tuple(resources),
         failed_actions=tuple(failed), notices=(*plan.notes, *notices),
-        last_change=last_change, fail_counts=tuple(_fail_counts(state, keys)),
-        failure_threshold=config.failure_threshold)
+        last_change=last_change, fail_counts=tuple(_fail_counts(state, config, failures)),
+        failure_threshold=config.failure_threshold,
+        maintenance=state.intents.maintenance, unmanaged=tuple(sorted(state.intents.unmanaged)),
+        constraints=state.intents.constraints, pending=tuple(pending(state, plan)))

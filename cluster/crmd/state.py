@@ -24,6 +24,11 @@ and the membership facts around it:
 
 :meth:`NodeInfo.may_hold` combines these into the one question the policy
 asks before starting a group anywhere.
+
+``failed_at`` notes, per group the node reports failed, when (on this crmd's
+clock: reports carry no comparable time) that failure was first seen — a
+failed state with a fail count not seen before.  The policy spaces restarts in
+place from it (the restart backoff).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+
+from cluster.crmd.intent import NO_INTENTS, Intents
 
 __all__ = [
     "ClusterState",
@@ -117,6 +124,7 @@ class NodeReport:
     standby: str = ""
     wants: frozenset[str] = frozenset()
     standby_seq: int = 0
+    boot: str = ""
 
     def group(self, key: str) -> GroupStatus:
         return self.groups.get(key, _STOPPED)
@@ -143,6 +151,7 @@ class NodeInfo:
     member_since: int | None = None
     fenced: bool = False
     abandoned: frozenset[str] = frozenset()
+    failed_at: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def trusted_report(self) -> NodeReport | None:
@@ -207,6 +216,7 @@ class ClusterState:
     nodes: Mapping[str, NodeInfo]
     in_flight: frozenset[tuple[str, str]] = frozenset()
     started: float = float("-inf")    # when this crmd started (same clock as ``now``)
+    intents: Intents = NO_INTENTS     # the operator's, as they hold now (cluster.crmd.intent)
 
     def node(self, name: str) -> NodeInfo:
         return self.nodes.get(name, NodeInfo(name))
@@ -223,6 +233,19 @@ class ViewEvent:
     instance: int
     joined: tuple[str, ...]
     departed: tuple[str, ...]
+
+
+def _failed_at(info: NodeInfo, report: NodeReport, now: float) -> dict[str, float]:
+    before = info.report
+    out: dict[str, float] = {}
+    for key, status in report.groups.items():
+        if status.state is not GroupState.FAILED:
+            continue
+        old = before.group(key) if before is not None else None
+        seen = (old is not None and old.state is GroupState.FAILED
+                and old.fail_count == status.fail_count and key in info.failed_at)
+        out[key] = info.failed_at[key] if seen else now
+    return out
 
 
 class StateTracker:
@@ -260,9 +283,11 @@ class StateTracker:
             joined = sorted(view.members)
         return ViewEvent(view.instance, tuple(sorted(joined)), tuple(sorted(departed)))
 
-    def on_report(self, node: str, report: NodeReport) -> None:
+    def on_report(self, node: str, report: NodeReport, now: float = float("-inf")) -> None:
+        """Fold ``node``'s report, received at ``now`` (see ``failed_at``)."""
         info = self._nodes.get(node, NodeInfo(node))
-        self._nodes[node] = replace(info, report=report)
+        self._nodes[node] = replace(info, report=report,
+                                    failed_at=_failed_at(info, report, now))
         if not info.member:
             return
         started = {key for key, status in report.groups.items()
@@ -282,7 +307,12 @@ class StateTracker:
         self._nodes[node] = replace(info, fenced=True)
         return True
 
-    def snapshot(self, now: float,
-                 in_flight: frozenset[tuple[str, str]] = frozenset()) -> ClusterState:
+    def snapshot(self, now: float, in_flight: frozenset[tuple[str, str]] = frozenset(),
+                 intents: Intents = NO_INTENTS) -> ClusterState:
         return ClusterState(self.local, now, self.view, dict(self._nodes), in_flight,
-                            self.started)
+                            self.started, intents)
+
+    def boots(self) -> dict[str, str]:
+        """Each node's boot id, as its latest report says (reboot-lifetime standby)."""
+        return {name: info.report.boot for name, info in self._nodes.items()
+                if info.report is not None and info.report.boot}

@@ -35,11 +35,20 @@ raises on an edge the table does not list.
     FAILED   -> STOPPING | STARTING | STOPPED   stop/restart (directly when nothing
                                                 is left to stop)
     FAILED   -> UNKNOWN                         cleanup: probe again
+    STARTED | STOPPED -> UNKNOWN                reprobe (refresh, leaving maintenance)
+
+A reprobe keeps a started group's target: when the probe finds only some
+of its resources running (one was killed during maintenance mode), the group
+starts the missing ones and leaves the running ones alone.
 
 Failures: a failed start or monitor adds one to the group's fail count (a
-*hard* outcome — agent not installed, bad arguments — sets it to the threshold
-at once: this node cannot run it); a failed stop does not count (it is not a
-service failure) but leaves the group failed, which the DC retries.
+*hard* outcome — agent not installed, bad arguments, the environment missing
+such as the interface down — sets it to the threshold at once: this node
+cannot run it); a failed stop does not count (it is not a service failure) but
+leaves the group failed, which the DC retries.  A hard failure counts once per
+*cause*: the same resource, action, outcome and reason text as the hard
+failure counted last, with no successful start of the group in between, is
+the same missing piece seen again, not a new failure, so it adds nothing.
 """
 
 from __future__ import annotations
@@ -121,7 +130,7 @@ _EDGES = frozenset({
     (_S.STARTED, _S.STOPPING), (_S.STARTED, _S.FAILED),
     (_S.STOPPING, _S.STOPPED), (_S.STOPPING, _S.STARTING), (_S.STOPPING, _S.FAILED),
     (_S.FAILED, _S.STOPPING), (_S.FAILED, _S.STARTING), (_S.FAILED, _S.STOPPED),
-    (_S.FAILED, _S.UNKNOWN),
+    (_S.FAILED, _S.UNKNOWN), (_S.STARTED, _S.UNKNOWN), (_S.STOPPED, _S.UNKNOWN),
 })  # fmt: skip
 
 
@@ -132,6 +141,7 @@ class _Group:
         self.res = [ResourceState.UNKNOWN] * size
         self.state = GroupState.UNKNOWN
         self.fail_count = 0
+        self.cause: str | None = None             # of the last hard failure counted
         self.since = 0
         self.target: GroupState | None = None     # STARTED | STOPPED | None
         self.stop_first = False                   # restart / clean-up: stop phase first
@@ -155,6 +165,7 @@ class _Group:
             out.append(MonitorsOff(self.key))
         out.append(GroupChanged(self.key, old, new, why))
         if new is GroupState.STARTED:
+            self.cause = None
             out.append(MonitorsOn(self.key))
 
     def _next_op(self) -> tuple[int, str] | None:
@@ -214,7 +225,8 @@ class _Group:
         elif self.target is GroupState.STARTED:
             self._enter(GroupState.STARTED, "every resource started", out)
 
-    def done(self, index: int, action: str, status: OpStatus, out: list[Effect]) -> None:
+    def done(self, index: int, action: str, status: OpStatus, out: list[Effect],
+             cause: str = "") -> None:
         if self.busy != (index, action):
             return                                   # not the op we are waiting for
         self.busy = None
@@ -231,7 +243,7 @@ class _Group:
             self.res[index] = ResourceState.STARTED
         elif action == "start":
             self.res[index] = ResourceState.FAILED
-            self._count_failure(status)
+            self._count_failure(status, cause)
             out.append(Failure(self.key, index, action))
             self.failed_start = self.stop_first = True
         elif action == "stop" and status in (OpStatus.OK, OpStatus.NOT_RUNNING):
@@ -245,17 +257,21 @@ class _Group:
             return
         self.step(out)
 
-    def _count_failure(self, status: OpStatus) -> None:
-        if status is OpStatus.HARD:
-            self.fail_count = max(self.fail_count + 1, self.threshold)
-        else:
+    def _count_failure(self, status: OpStatus, cause: str) -> None:
+        if status is not OpStatus.HARD:
             self.fail_count += 1
+        elif cause and cause == self.cause:
+            self.fail_count = max(self.fail_count, self.threshold)
+        else:
+            self.cause = cause or None
+            self.fail_count = max(self.fail_count + 1, self.threshold)
 
-    def monitor_failed(self, index: int, status: OpStatus, out: list[Effect]) -> None:
+    def monitor_failed(self, index: int, status: OpStatus, out: list[Effect],
+                       cause: str = "") -> None:
         if self.state is not GroupState.STARTED or self.busy is not None:
             return                                   # stale: the group is moving anyway
         self.res[index] = ResourceState.FAILED
-        self._count_failure(status)
+        self._count_failure(status, cause)
         out.append(Failure(self.key, index, "monitor"))
         self.target = None
         self._enter(GroupState.FAILED, "a monitor failed", out)
@@ -319,18 +335,21 @@ class LocalGroups:
         group.step(out)
         return out
 
-    def op_done(self, key: str, index: int, action: str, status: OpStatus) -> list[Effect]:
+    def op_done(self, key: str, index: int, action: str, status: OpStatus,
+                cause: str = "") -> list[Effect]:
+        """An op ended; ``cause`` names a failure (see "counts once per cause")."""
         out: list[Effect] = []
         group = self._groups.get(key)
         if group is not None:
-            group.done(index, action, status, out)
+            group.done(index, action, status, out, cause)
         return out
 
-    def monitor_failed(self, key: str, index: int, status: OpStatus) -> list[Effect]:
+    def monitor_failed(self, key: str, index: int, status: OpStatus,
+                       cause: str = "") -> list[Effect]:
         out: list[Effect] = []
         group = self._groups.get(key)
         if group is not None and not self.leaving:
-            group.monitor_failed(index, status, out)
+            group.monitor_failed(index, status, out, cause)
         return out
 
     def leave(self) -> list[Effect]:
@@ -358,17 +377,31 @@ class LocalGroups:
             if key in self._groups:
                 self._groups[key].fail_count = max(0, count)
 
-    def cleanup(self, keys: Sequence[str]) -> list[Effect]:
-        """Forget fail counts; probe failed, idle groups again."""
+    def cleanup(self, keys: Sequence[str], refresh: bool = False) -> list[Effect]:
+        """Forget fail counts; probe failed, idle groups again (every idle group
+        with ``refresh``)."""
         out: list[Effect] = []
         for key in keys:
             group = self._groups.get(key)
             if group is None:
                 continue
-            group.fail_count = 0
-            if group.state is GroupState.FAILED and group.busy is None and not self.leaving:
-                group.res = [ResourceState.UNKNOWN] * len(group.res)
-                group.probing, group.target = True, None
-                group._enter(GroupState.UNKNOWN, "cleanup: probing again", out)
-                group.step(out)
+            group.fail_count, group.cause = 0, None
+            if refresh or group.state is GroupState.FAILED:
+                self._reprobe(group, "cleanup: probing again", out)
         return out
+
+    def reprobe(self, why: str) -> list[Effect]:
+        """Probe every idle group again, keeping started groups started."""
+        out: list[Effect] = []
+        for group in self._groups.values():
+            self._reprobe(group, why, out)
+        return out
+
+    def _reprobe(self, group: _Group, why: str, out: list[Effect]) -> None:
+        if group.busy is not None or group.probing or self.leaving:
+            return
+        keep = GroupState.STARTED if group.state is GroupState.STARTED else None
+        group.res = [ResourceState.UNKNOWN] * len(group.res)
+        group.probing, group.target, group.stop_first = True, keep, False
+        group._enter(GroupState.UNKNOWN, why, out)
+        group.step(out)

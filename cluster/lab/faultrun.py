@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from cluster.lab.lab import Lab
 from cluster.lab.netns import LabError
+from cluster.lab.probes import stop_probe
 from cluster.lab.services import CLIENT_PROBE, HTTP_PORT
 from cluster.lab.site import AuditError, Site, SiteOptions
 
@@ -115,11 +116,7 @@ class _ClientLoad:
                 self._failing_since = None
 
     def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self._thread.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_probe(self.proc, self._thread)
 
 
 class FaultRun:

@@ -38,7 +38,7 @@ from cluster.lab.lab import Lab, Lan
 from cluster.lab.netns import LabError, LabUnavailable, command
 from cluster.lab.node import Node
 from cluster.lab.observer import MountObserver, OwnershipObserver
-from cluster.lab.probes import hb_tool, log_tails, served_by
+from cluster.lab.probes import cli_tool, hb_tool, log_tails, served_by
 from cluster.lab.rps10 import Rps10Simulator
 from cluster.lab.services import HTTP_PORT, httpd_script
 from cluster.lab.waiting import wait_for
@@ -65,6 +65,7 @@ class SiteOptions:
     watchdog: bool = True
     ipfail: bool = True          # a router as ping node and `respawn ... ipfail`
     filesystem: bool = True      # ext4 on a loop device in the group
+    ocf_address: bool = False    # the address as Debian's ocf:heartbeat:IPaddr2, not IPaddr
 
 
 class AuditError(AssertionError):
@@ -156,7 +157,9 @@ class Site:
     def haresources(self) -> str:
         disk = (f"Filesystem::{self.device}::{self.mountpoint}::ext4 "
                 if self.device else "")
-        return f"{self.names[0]} {disk}IPaddr::{self.vip}/24/eth0 httpd\n"
+        address = (f"ocf:heartbeat:IPaddr2::ip={self.vip}::cidr_netmask=24::nic=eth0"
+                   if self.options.ocf_address else f"IPaddr::{self.vip}/24/eth0")
+        return f"{self.names[0]} {disk}{address} httpd\n"
 
     def _configure(self) -> None:
         for name, node in self.nodes.items():
@@ -202,6 +205,15 @@ class Site:
     def tool(self, name: str, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run hb_standby / hb_takeover (`tool` = "standby" | "takeover") on node `name`."""
         return hb_tool(self.nodes[name], tool, *args, wait=30.0)
+
+    def cli(self, name: str, tool: str, *args: str) -> str:
+        """Run `tool` (crm_resource, crm_standby, ...) on node `name`; its stdout.
+        AuditError with stdout, stderr and the log tails if it does not exit 0."""
+        done = cli_tool(self.nodes[name], tool, *args)
+        if done.returncode != 0:
+            raise AuditError(f"{name}: {tool} {' '.join(args)} exited {done.returncode}:\n"
+                             f"{done.stdout}{done.stderr}\n{self.log_tails()}")
+        return done.stdout
 
     # -- questions --------------------------------------------------------------------------
 

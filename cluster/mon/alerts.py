@@ -10,20 +10,12 @@ to run now, a status change, a finished downtime. Each period is judged on
 its own, in file order, as ``man mon`` ("ALERT DECISION LOGIC") describes:
 
 On a failure, a period sends its ``alert`` lines (those whose ``exit=``
-range holds the exit value) unless
-
-1. the moment is outside the period;
-2. ``alertafter`` is not yet met: ``N`` consecutive failures; ``N T``: N
-   failures within the last T; ``T``: failing for at least T;
-3. ``numalerts`` alerts were already sent during this failure;
-4. an alert went out less than ``alertevery`` ago and the summary equals
-   the previous run's (``observe_detail``: summary and detail); with
-   ``strict`` the output does not matter at all.
-
-On a success after a failure, a period sends its ``upalert`` lines if it
+range holds the exit value) when the moment is inside the period and
+``throttle.hold_back`` (numalerts, alertevery, alertafter: Mon's rule) lets
+it. On a success after a failure, a period sends its ``upalert`` lines if it
 sent a down alert during the failure (or has ``no_comp_alerts``) and the
-downtime lasted at least ``upalertafter``. Then the period's failure state
-resets; the ``alertevery`` clock survives only with ``strict``.
+downtime lasted at least ``upalertafter``; then ``throttle.recovered``
+resets what the period remembers of the failure.
 
 Pure: the caller passes a :class:`Moment` (monotonic time for intervals, wall
 time for reports, local time for periods) and runs the returned calls.
@@ -32,11 +24,11 @@ time for reports, local time for periods) and runs the returned calls.
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cluster.mon import throttle
 from cluster.mon.outcome import MonitorOutcome
 from cluster.mon.specs import AlertSpec, PeriodSpec, ServiceSpec
 
@@ -116,13 +108,6 @@ class Verdict:
 
 
 @dataclass
-class _PeriodState:
-    last_alert: float | None = None  # monotonic time of the last down alert
-    sent: int = 0                    # down alerts during this failure (numalerts)
-    down_sent: bool = False          # an upalert needs a down alert first
-
-
-@dataclass
 class ServiceAlerts:
     """Status and alert bookkeeping of one service."""
 
@@ -133,13 +118,11 @@ class ServiceAlerts:
     last_failure: float | None = None   # wall times
     last_success: float | None = None
     last: MonitorOutcome | None = None
-    _periods: list[_PeriodState] = field(default_factory=list)
-    _failures: deque[float] = field(default_factory=deque)
+    _memos: list[throttle.Memo] = field(default_factory=list)
+    _failing: MonitorOutcome | None = None  # the previous run, while failing
 
     def __post_init__(self) -> None:
-        self._periods = [_PeriodState() for _ in self.spec.periods]
-        counts = [p.alertafter.count or 1 for p in self.spec.periods if p.alertafter]
-        self._failures = deque(maxlen=max(counts, default=1))
+        self._memos = [throttle.Memo() for _ in self.spec.periods]
 
     def startup(self, moment: Moment) -> Verdict:
         """The ``startupalert`` lines of every period in effect, once at start-up."""
@@ -152,8 +135,8 @@ class ServiceAlerts:
 
     def record(self, outcome: MonitorOutcome, moment: Moment) -> Verdict:
         """One monitor run ended with `outcome` at `moment`: what now?"""
-        previous, old = self.last, self.status
-        verdict = self._failure(outcome, previous, moment) if not outcome.ok else \
+        old = self.status
+        verdict = self._failure(outcome, moment) if not outcome.ok else \
             self._success(outcome, moment)
         self.last = outcome
         if self.status is not old:
@@ -162,8 +145,7 @@ class ServiceAlerts:
 
     # -- failure ------------------------------------------------------------------
 
-    def _failure(self, outcome: MonitorOutcome, previous: MonitorOutcome | None,
-                 moment: Moment) -> Verdict:  # fmt: skip
+    def _failure(self, outcome: MonitorOutcome, moment: Moment) -> Verdict:
         # OK/UNTESTED -> FAILED on the first failing run; FAILED stays FAILED.
         if self.status is not Status.FAILED:
             self.first_failure = moment
@@ -171,47 +153,25 @@ class ServiceAlerts:
         self.status = Status.FAILED
         self.consecutive += 1
         self.last_failure = moment.wall
-        self._failures.append(moment.mono)
+        previous, self._failing = self._failing, outcome
         calls: list[AlertCall] = []
         quiet: list[str] = []
-        for period, state in zip(self.spec.periods, self._periods, strict=True):
-            reason = self._hold_back(period, state, outcome, previous, moment)
+        for index, period in enumerate(self.spec.periods):
+            if not period.period.matches(moment.local):
+                quiet.append(f"{_name(period)}: outside the period")
+                continue
+            reason, memo = throttle.hold_back(period, self._memos[index], outcome, previous,
+                                              self.consecutive, moment.mono)  # fmt: skip
+            chosen = [a for a in period.alerts if a.wants(outcome.retval)]
+            if not reason and not chosen:
+                reason = f"no alert for exit value {outcome.retval}"
             if reason:
                 quiet.append(f"{_name(period)}: {reason}")
-                continue
-            chosen = [a for a in period.alerts if a.wants(outcome.retval)]
-            if not chosen:
-                quiet.append(f"{_name(period)}: no alert for exit value {outcome.retval}")
-                continue
-            state.last_alert, state.sent, state.down_sent = moment.mono, state.sent + 1, True
-            calls += [self._call(a, period, AlertKind.FAILURE, outcome, moment) for a in chosen]
+            else:
+                memo = throttle.alerted(memo, moment.mono)
+                calls += [self._call(a, period, AlertKind.FAILURE, outcome, moment) for a in chosen]
+            self._memos[index] = memo
         return Verdict(calls=tuple(calls), suppressed=tuple(quiet))
-
-    def _hold_back(self, period: PeriodSpec, state: _PeriodState, outcome: MonitorOutcome,
-                   previous: MonitorOutcome | None, moment: Moment) -> str:  # fmt: skip
-        """Why `period` sends nothing for this failure ("" when it alerts)."""
-        if not period.period.matches(moment.local):
-            return "outside the period"
-        after = period.alertafter
-        assert self.first_failure is not None
-        if after is not None:
-            if after.count is not None and after.within is not None:
-                recent = sum(1 for t in self._failures if moment.mono - t <= after.within)
-                if recent < after.count:
-                    return f"alertafter: {recent} of {after.count} within {after.within:g} s"
-            elif after.count is not None and self.consecutive < after.count:
-                return f"alertafter: {self.consecutive} of {after.count} failures"
-            elif after.within is not None and moment.mono - self.first_failure.mono < after.within:
-                return f"alertafter: failing for less than {after.within:g} s"
-        if period.numalerts is not None and state.sent >= period.numalerts:
-            return f"numalerts: {state.sent} alerts already sent"
-        last = state.last_alert
-        if (period.alertevery is not None and last is not None
-                and moment.mono - last < period.alertevery
-                and (period.alertevery_mode == "strict" or not _changed(period, outcome, previous))
-                ):  # fmt: skip
-            return f"alertevery: last alert {moment.mono - last:.1f} s ago"
-        return ""
 
     # -- success ------------------------------------------------------------------
 
@@ -225,16 +185,15 @@ class ServiceAlerts:
             return Verdict()
         downtime = moment.mono - first.mono
         calls: list[AlertCall] = []
-        for period, state in zip(self.spec.periods, self._periods, strict=True):
-            wanted = state.down_sent or period.no_comp_alerts
+        for index, period in enumerate(self.spec.periods):
+            wanted = self._memos[index].sent > 0 or period.no_comp_alerts
             long_enough = period.upalertafter is None or downtime >= period.upalertafter
             if wanted and long_enough and period.period.matches(moment.local):
                 calls += [self._call(a, period, AlertKind.UP, outcome, moment)
                           for a in period.upalerts]  # fmt: skip
-            state.sent, state.down_sent = 0, False
-            if period.alertevery_mode != "strict":
-                state.last_alert = None
+            self._memos[index] = throttle.recovered(period, self._memos[index])
         self.first_failure = None
+        self._failing = None
         failing = self.last.summary if self.last is not None else ""
         record = Downtime(service=self.spec.key, noticed=moment.wall,
                           first_failure=first.wall, downtime=downtime,
@@ -272,14 +231,6 @@ class ServiceAlerts:
             period=_name(period), summary=outcome.summary, detail=outcome.detail,
             hosts=spec.hosts, when=moment.wall, alertevery=period.alertevery or 0.0, env=env,
         )  # fmt: skip
-
-
-def _changed(period: PeriodSpec, outcome: MonitorOutcome, previous: MonitorOutcome | None) -> bool:
-    if previous is None:
-        return True
-    if outcome.summary != previous.summary:
-        return True
-    return period.alertevery_mode == "observe_detail" and outcome.detail != previous.detail
 
 
 def _name(period: PeriodSpec) -> str:

@@ -26,6 +26,10 @@ _LABEL_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.*)$")
 # A hung monitor is killed after its timeout; without one in mon.cf it is the
 # interval, but never less than 30 s (slow scripts) nor more than 5 min.
 _MIN_TIMEOUT, _MAX_TIMEOUT = 30.0, 300.0
+# Mon's alertevery options; "summary" is its old spelling of the default.
+_ALERTEVERY_MODES = {"": "", "summary": "", "observe_detail": "observe_detail",
+                     "ignore_summary": "ignore_summary", "strict": "strict"}  # fmt: skip
+_MODES_TEXT = "observe_detail, ignore_summary, strict or summary"
 
 
 @dataclass
@@ -44,6 +48,7 @@ class PeriodDraft:
     alertevery: float | None = None
     alertevery_mode: str = ""
     alertafter: AlertAfter | None = None
+    alertafter_line: int = 0
     numalerts: int | None = None
     no_comp_alerts: bool = False
     upalertafter: float | None = None
@@ -56,14 +61,15 @@ class PeriodDraft:
             target.append(_alert_line(number, keyword, rest))
         elif keyword == "alertevery":
             if not 1 <= len(words) <= 2:
-                raise BadValue("alertevery takes a time value and maybe observe_detail or strict")
+                raise BadValue(f"alertevery takes a time value and maybe one of {_MODES_TEXT}")
             self.alertevery = values.timeval(words[0])
             mode = words[1] if len(words) == 2 else ""
-            if mode not in ("", "observe_detail", "strict"):
-                raise BadValue(f"alertevery: unknown option {mode!r} (observe_detail or strict)")
-            self.alertevery_mode = mode
+            if mode not in _ALERTEVERY_MODES:
+                raise BadValue(f"alertevery: unknown option {mode!r} ({_MODES_TEXT})")
+            self.alertevery_mode = _ALERTEVERY_MODES[mode]
         elif keyword == "alertafter":
             self.alertafter = _alertafter(words)
+            self.alertafter_line = number
         elif keyword == "numalerts":
             self.numalerts = values.count(_one(keyword, words))
         elif keyword == "no_comp_alerts":
@@ -166,6 +172,8 @@ class ServiceDraft:
         timeout = self.timeout
         if timeout is None:
             timeout = min(max(self.interval, _MIN_TIMEOUT), _MAX_TIMEOUT)
+        for draft in self.periods:
+            _check_alertafter(path, draft, self.failure_interval or self.interval)
         return ServiceSpec(
             watch=self.watch, name=self.name, line=self.line, hosts=hosts,
             interval=self.interval, timeout=timeout, monitor=self.monitor,
@@ -202,6 +210,18 @@ def _alertafter(words: list[str]) -> AlertAfter:
             return AlertAfter(count=values.count(words[0]), within=None)
         return AlertAfter(count=None, within=values.timeval(words[0]))
     raise BadValue("alertafter takes N, N timeval, or timeval")
+
+
+def _check_alertafter(path: str, draft: PeriodDraft, interval: float) -> None:
+    """Mon refuses ``alertafter N T`` that N runs can never fit into."""
+    after = draft.alertafter
+    if after is None or after.count is None or after.within is None:
+        return
+    if (after.count - 1) * interval >= after.within:
+        raise ConfigError(path, draft.alertafter_line,
+                          f"alertafter {after.count} {after.within:g}s can never alert: "
+                          f"{after.count} runs {interval:g} s apart take longer than "
+                          f"{after.within:g} s")  # fmt: skip
 
 
 def _monitor_line(number: int, rest: str) -> MonitorSpec:

@@ -11,8 +11,10 @@ runs in the foreground until SIGTERM (or SIGINT), either alone or from a
 ``respawn root /usr/bin/cluster-mon -f /etc/ha.d/mon.cf --run-dir /run/cluster``.
 The default file is Mon's: /etc/mon/mon.cf if /etc/mon exists, else
 /etc/mon.cf. A bad file prints ``path:line: problem`` and exits 2;
-``--check`` only reads the file. SMTP options override ``smtpserver``,
-``smtpport`` and ``mailfrom`` of the file. Logs go to ``<log-dir>/mon.log``,
+``--check`` only reads the file. SIGHUP reads it again: a bad file is logged
+with ``path:line`` and changes nothing, a good one is applied
+(``MonService.reload``). SMTP options override ``smtpserver``, ``smtpport``
+and ``mailfrom`` of the file. Logs go to ``<log-dir>/mon.log``,
 or to stderr without ``--log-dir``. The control socket ``<run-dir>/mon.ctl``
 answers ``GetMonStatus``; ``mon.pub`` publishes status changes.
 
@@ -34,7 +36,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +152,24 @@ def _daemon(args: argparse.Namespace) -> int:
         log.error("no control socket, status queries unavailable: cannot use %s: %s",
                   args.run_dir, err)  # fmt: skip
         run_dir = None
-    return _serve(config, ServiceOptions(node=node, run_dir=run_dir))
+    return _serve(config, ServiceOptions(node=node, run_dir=run_dir), lambda: _load(args))
 
 
-def _serve(config: MonConfig, options: ServiceOptions) -> int:
+def _reload(service: MonService, load: Callable[[], MonConfig]) -> None:
+    """SIGHUP: read the file again; a bad one changes nothing."""
+    path = service.config.path
+    try:
+        config = load()
+    except ConfigError as err:
+        log.error("SIGHUP: %s; keeping the running configuration", err)
+        return
+    for note in config.notes:
+        log.warning("%s", note)
+    service.reload(config)
+    log.info("SIGHUP: reloaded %s: %d services", path, len(config.services))
+
+
+def _serve(config: MonConfig, options: ServiceOptions, load: Callable[[], MonConfig]) -> int:
     loop = Loop()
     ctx: zmq.Context[Any] = zmq.Context()
     holder: list[MonService] = []
@@ -161,8 +177,7 @@ def _serve(config: MonConfig, options: ServiceOptions) -> int:
     loop.add_signal(signal.SIGCHLD, lambda _s: holder[0].reap() if holder else None)
     loop.add_signal(signal.SIGTERM, lambda _s: loop.stop())
     loop.add_signal(signal.SIGINT, lambda _s: loop.stop())
-    loop.add_signal(signal.SIGHUP, lambda _s: log.warning(
-        "SIGHUP: reloading is not supported; restart cluster-mon to read %s", config.path))
+    loop.add_signal(signal.SIGHUP, lambda _s: _reload(holder[0], load) if holder else None)
     try:
         holder.append(MonService(config, options, loop, ctx))
     except Exception:

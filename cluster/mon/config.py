@@ -21,7 +21,8 @@ Understood: globals ``alertdir``, ``mondir``, ``basedir``, ``cfbasedir``,
 ``VAR=value``, ``period``, and ours ``timeout`` (a monitor running longer is
 killed and counts as failed; default: the interval, at least 30 s, at most
 5 min). Period keywords ``alert``, ``upalert``, ``startupalert``,
-``alertevery``, ``alertafter``, ``numalerts``, ``no_comp_alerts``,
+``alertevery`` (with ``summary``, ``observe_detail``, ``ignore_summary`` or
+``strict``), ``alertafter``, ``numalerts``, ``no_comp_alerts``,
 ``upalertafter``. Mon globals that mean nothing here (``authfile``,
 ``serverport`` ...) are accepted and listed in ``MonConfig.notes``; Mon
 features we do not have (traps, ``depend``) and anything unknown are errors.

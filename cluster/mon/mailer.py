@@ -61,6 +61,10 @@ class Mailer:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         loop.add_reader(self._wake_r, self._drain)
 
+    def configure(self, smtp: SmtpSettings) -> None:
+        """New SMTP settings (a reloaded mon.cf) for mails sent from now on."""
+        self._smtp = smtp
+
     def send(self, call: AlertCall, done: Done) -> None:
         """Mail `call` to its recipients; `done` runs on the loop exactly once."""
         options = call.alert.builtin

@@ -88,9 +88,7 @@ class MonService:
         self.alerts = {s.key: ServiceAlerts(s) for s in config.services}
         self.logs = {s.key: ServiceLog(config.histlength) for s in config.services}
         self.runs: dict[str, MonitorRun] = {}
-        rng = random.Random()
-        first = (lambda _s: rng.uniform(0, config.randstart)) if config.randstart else None
-        self.scheduler = Scheduler(config.services, loop.clock(), first)
+        self.scheduler = self._scheduler(config)
         self._timer: Timer | None = None
         self._server: ControlServer | None = None
         self._publisher: Publisher | None = None
@@ -103,6 +101,44 @@ class MonService:
         for tracker in self.alerts.values():
             self._submit(tracker.startup(moment), moment)
         self._tick()
+
+    def reload(self, config: MonConfig) -> None:
+        """SIGHUP with a mon.cf that loaded cleanly: run `config` from now on.
+        A service whose definition did not change keeps its status, alert
+        bookkeeping and history; new and changed ones start untested. Running
+        monitors are stopped and every service runs again one interval (or
+        ``randstart``) from now, as after a start; queued alerts still go out."""
+        for key, run in list(self.runs.items()):
+            run.cancel()
+            log.info("monitor of %s stopped (reloading the configuration)", key)
+        self.runs.clear()
+        old_alerts, old_logs = self.alerts, self.logs
+        self.alerts, self.logs = {}, {}
+        for spec in config.services:
+            kept = old_alerts.get(spec.key)
+            same = kept is not None and kept.spec == spec
+            self.alerts[spec.key] = kept if kept is not None and same else ServiceAlerts(spec)
+            record = old_logs.get(spec.key)
+            self.logs[spec.key] = record if record is not None and same else \
+                ServiceLog(config.histlength)  # fmt: skip
+            if kept is None:
+                log.info("service %s added", spec.key)
+            elif not same:
+                log.info("service %s changed: starts again untested", spec.key)
+        queued = {delivery.call.service for delivery in self.outbox.pending()}
+        for key in old_alerts.keys() - self.alerts.keys():
+            log.info("service %s removed", key)
+            if key in queued:  # its alerts still go out and are recorded
+                self.alerts[key], self.logs[key] = old_alerts[key], old_logs[key]
+        self.config = config
+        self.mailer.configure(config.smtp)
+        self.scheduler = self._scheduler(config)
+        self._kick()
+
+    def _scheduler(self, config: MonConfig) -> Scheduler:
+        rng = random.Random()
+        first = (lambda _s: rng.uniform(0, config.randstart)) if config.randstart else None
+        return Scheduler(config.services, self.loop.clock(), first)
 
     # -- scheduling -----------------------------------------------------------------
 

@@ -77,7 +77,7 @@ class PeriodSpec:
     upalerts: tuple[AlertSpec, ...] = ()
     startupalerts: tuple[AlertSpec, ...] = ()
     alertevery: float | None = None
-    alertevery_mode: str = ""  # "" | "observe_detail" | "strict"
+    alertevery_mode: str = ""  # "" | "observe_detail" | "ignore_summary" | "strict"
     alertafter: AlertAfter | None = None
     numalerts: int | None = None
     no_comp_alerts: bool = False

@@ -1,11 +1,11 @@
 """Operator actions: the dashboard's names for the requests the CLI tools send to crmd.
 
-One table, :data:`ACTIONS`: each entry turns (target, who) into the crmd
-request ``hb_standby``, ``hb_takeover``, ``crm_standby -D`` or
-``crm_resource --cleanup`` would send.  Standby, online and takeover act on
-one node, so they run on that node (relayed over the cluster when it is not
-this one); cleanup is cluster-wide.  Move, ban, clear, maintenance and
-manage/unmanage get their rows here once crmd has requests for them.
+One table, :data:`ACTIONS`: each entry turns (node, group, who) into the request
+``crm_standby``, ``hb_takeover``, ``crm_resource`` or ``crm_attribute`` would
+send.  Take over is ``hb_takeover``'s request, which only the node it names
+can carry out, so it runs there (relayed over the cluster when that is not
+this node); every other request is the operator's intent, which any node's
+crmd records for the whole cluster.
 """
 
 from __future__ import annotations
@@ -13,31 +13,53 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cluster.bus.messages.crmd import CleanupResource, ClearStandby, Standby, Takeover
+from cluster.bus.messages.crmd import (
+    CleanupResource,
+    Constrain,
+    SetMaintenance,
+    SetManaged,
+    SetStandby,
+    Takeover,
+)
 
 #: crmd may take this long to move a group; the page waits for the answer.
 MOVE_TIMEOUT = 60.0
+_QUICK = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    build: Callable[[str, str], object]      # (target, client) -> crmd request
-    per_node: bool                           # runs on the node it names
-    disruptive: bool                         # the page asks for confirmation
-    reply_timeout: float
+    build: Callable[[str, str, str], object]   # (node, group, client) -> crmd request
+    needs_node: bool
+    needs_group: bool
+    runs_on_node: bool = False                 # only the named node's crmd can do it
+    disruptive: bool = False                   # the page asks for confirmation
+    reply_timeout: float = _QUICK
 
 
 ACTIONS: dict[str, Action] = {
-    "standby": Action(lambda _t, who: Standby("all", MOVE_TIMEOUT, who), True, True,
-                      MOVE_TIMEOUT + 5),
-    "online": Action(lambda _t, who: ClearStandby(who), True, False, 10.0),
-    "takeover": Action(lambda _t, who: Takeover("all", MOVE_TIMEOUT, who), True, True,
-                       MOVE_TIMEOUT + 5),
-    "cleanup": Action(lambda target, who: CleanupResource(target, who), False, False, 10.0),
+    "standby": Action(lambda node, _g, _w: SetStandby(node, True), True, False,
+                      disruptive=True),
+    "online": Action(lambda node, _g, _w: SetStandby(node, False), True, False),
+    "takeover": Action(lambda _n, _g, who: Takeover("all", MOVE_TIMEOUT, who), True, False,
+                       runs_on_node=True, disruptive=True, reply_timeout=MOVE_TIMEOUT + 5),
+    "cleanup": Action(lambda node, group, who: CleanupResource(group, node, client=who),
+                      False, True),
+    "move": Action(lambda node, group, _w: Constrain("move", group, node), True, True,
+                   disruptive=True),
+    "ban": Action(lambda node, group, _w: Constrain("ban", group, node), True, True,
+                  disruptive=True),
+    "clear": Action(lambda _n, group, _w: Constrain("clear", group), False, True),
+    "maintenance-on": Action(lambda _n, _g, _w: SetMaintenance(True), False, False,
+                             disruptive=True),
+    "maintenance-off": Action(lambda _n, _g, _w: SetMaintenance(False), False, False),
+    "manage": Action(lambda _n, group, _w: SetManaged(group, True), False, True),
+    "unmanage": Action(lambda _n, group, _w: SetManaged(group, False), False, True,
+                       disruptive=True),
 }
 
 #: Requests a peer's dashboard may ask this node's crmd for (see RemoteAction).
-RELAYABLE = (Standby, ClearStandby, Takeover)
+RELAYABLE = (Takeover,)
 
 
 def client_name(user: str) -> str:

@@ -206,19 +206,22 @@ class WebApp:
         if not session.may_act:
             return _error(403, f"{session.user} may look but not act (not in haclient)")
         body = await _json_body(request)
-        name, node, target = body.get("action"), body.get("node", ""), body.get("target", "")
+        name, node, group = body.get("action"), body.get("node", ""), body.get("group", "")
         spec = ACTIONS.get(name) if isinstance(name, str) else None
         if spec is None:
             return _error(400, f"unknown action {name!r}; known: {', '.join(ACTIONS)}")
-        if not isinstance(node, str) or not isinstance(target, str):
-            return _error(400, "node and target must be strings")
-        known = {n["name"] for n in (self.hub.cluster or {}).get("nodes", [])}
-        if spec.per_node and node not in known:
+        if not isinstance(node, str) or not isinstance(group, str):
+            return _error(400, "node and group must be strings")
+        cluster = self.hub.cluster or {}
+        if (spec.needs_node or node) and node not in {n["name"] for n in
+                                                      cluster.get("nodes", [])}:
             return _error(400, f"unknown node {node!r}")
-        where = node if spec.per_node else self.node
-        log.info("web action by %s: %s %s%s", session.user, name, node or target,
-                 f" ({target})" if target and node else "")
-        ok, detail = await self.actor.act(where, spec.build(target, client_name(session.user)),
+        if spec.needs_group and group not in {g["key"] for g in cluster.get("groups", [])}:
+            return _error(400, f"unknown group {group!r}")
+        log.info("web action by %s: %s%s%s", session.user, name,
+                 f" {group}" if group else "", f" {node}" if node else "")
+        ok, detail = await self.actor.act(node if spec.runs_on_node else self.node,
+                                          spec.build(node, group, client_name(session.user)),
                                           spec.reply_timeout)
         return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 409)
 

@@ -56,8 +56,9 @@ def cluster_picture(status: StatusResult, nodes: NodesResult | None) -> Picture:
             "key": key, "state": _group_state(status, key), "node": group_holder(status, key),
             "resources": [{"id": r.id, "agent": r.agent, "state": r.state, "node": r.node}
                           for r in status.resources if r.group == key],
-            "bans": [{"node": b.node, "expires": b.expires} for b in status.bans
-                     if b.group == key],
+            "managed": key not in status.unmanaged,
+            "constraints": [{"kind": c.kind, "node": c.node, "expires": c.expires}
+                            for c in status.constraints if c.group == key],
         })
     return {
         "local": status.local, "dc": status.dc, "instance": status.instance,
@@ -65,8 +66,9 @@ def cluster_picture(status: StatusResult, nodes: NodesResult | None) -> Picture:
         "members": list(status.members), "nodes": node_rows, "groups": groups,
         "ping_nodes": [{"name": n.name, "status": n.status} for n in
                        (nodes.nodes if nodes is not None else ()) if n.type == "ping"],
-        "fail_counts": [{"node": f.node, "group": f.group, "count": f.count}
-                        for f in status.fail_counts],
+        "maintenance": status.maintenance,
+        "fail_counts": [{"node": f.node, "group": f.group, "count": f.count,
+                         "banned": f.banned} for f in status.fail_counts],
         "failure_threshold": status.failure_threshold,
         "failed_actions": [{"node": f.node, "group": f.group, "resource": f.resource,
                             "action": f.action, "outcome": f.outcome, "rc": f.rc,

@@ -61,10 +61,10 @@ class Site:
         return self.n1 if name == "node1" else self.n2
 
 
-def _configure(site: Site, failback: str, resource: str) -> None:
+def _configure(site: Site, failback: str, resource: str, extra: str) -> None:
     for node in (site.n1, site.n2):
         script = httpd_script(node, _PORT)
-        node.write_config(ha_cf=HA_CF.format(failback=failback),
+        node.write_config(ha_cf=HA_CF.format(failback=failback) + extra,
                           haresources=f"node1 {resource} httpd\n",
                           files={"resource.d/httpd": script})
 
@@ -80,6 +80,11 @@ def _status(node: Node) -> dict[str, object] | None:
         return None
     data: dict[str, object] = json.loads(done.stdout)
     return data
+
+
+def _status_text(node: Node) -> str:
+    return node.run([sys.executable, "-c", _CRM_STATUS, "--run-dir", str(node.run_dir)],
+                    timeout=10).stdout
 
 
 def _holder(node: Node) -> str | None:
@@ -123,12 +128,12 @@ def _wait_running_on(site: Site, name: str, timeout: float = _TIMEOUT) -> float:
 def make_site(lab: Lab) -> Iterator[object]:
     sites: list[tuple[Site, OwnershipObserver]] = []
 
-    def build(failback: str = "off", resource: str = "IPaddr::{vip}/24/eth0"
+    def build(failback: str = "off", resource: str = "IPaddr::{vip}/24/eth0", hacf: str = ""
               ) -> tuple[Site, OwnershipObserver]:
         lan, hb = lab.add_lan("lan0"), lab.add_lan("hb")
         site = Site(lab, lan, lab.add_node("node1", [lan, hb]), lab.add_node("node2", [lan, hb]),
                     lab.add_host("client", [lan]), lan.host(200), {})
-        _configure(site, failback, resource.format(vip=site.vip))
+        _configure(site, failback, resource.format(vip=site.vip), hacf)
         observer = OwnershipObserver([site.n1, site.n2], site.vip).start()
         sites.append((site, observer))
         # node1 first: started together on a loaded host, node2 may see nobody within
@@ -289,3 +294,69 @@ def test_killed_httpd_is_restarted_then_moved_after_the_threshold(make_site: obj
     failed = data["failed_actions"]
     assert isinstance(failed, list)
     assert [f["action"] for f in failed].count("monitor") == 3
+
+
+def _banned_on(node: Node) -> list[str]:
+    """Nodes where `node`'s crmd says the group is banned (crm_status fail_counts)."""
+    data = _status(node)
+    counts = data.get("fail_counts", []) if data is not None else []
+    assert isinstance(counts, list)
+    return sorted(c["node"] for c in counts if c["banned"])
+
+
+def _stopped_everywhere(node: Node) -> bool:
+    data = _status(node)
+    resources = data["resources"] if data is not None else None
+    return isinstance(resources, list) and all(r["state"] == "stopped" for r in resources)
+
+
+@pytest.mark.parametrize("failure_timeout", ["10s", None])
+def test_interfaces_down_everywhere_ban_the_group_until_failure_timeout(
+        make_site: object, failure_timeout: str | None) -> None:
+    """Issue #13: eth0 set down under the address on node1 (the group moves, one
+    restart in place, no burst), then on node2 (banned everywhere); both come
+    back.  With failure_timeout 10s the group runs again within 15 s, nobody
+    typing anything; without it, it stays stopped and crm_status says why."""
+    extra = f"failure_timeout {failure_timeout}\n" if failure_timeout else ""
+    site, _observer = make_site(hacf=extra)  # type: ignore[operator]
+    site.n1.run(["ip", "link", "set", "eth0", "down"])
+    _wait_running_on_after_link_down(site, "node2")
+    assert _banned_on(site.n2) == ["node1"]
+    data = _status(site.n2)
+    assert data is not None
+    failed = data["failed_actions"]
+    assert isinstance(failed, list)
+    assert [(f["node"], f["action"]) for f in failed] == [("node1", "monitor"),
+                                                           ("node1", "start")], failed
+    site.n2.run(["ip", "link", "set", "eth0", "down"])
+    wait_for(lambda: _banned_on(site.n1) == ["node1", "node2"]
+             and _stopped_everywhere(site.n1), _TIMEOUT, message="banned everywhere, stopped")
+    assert not site.n1.has_address(site.vip) and not site.n2.has_address(site.vip)
+    for node in (site.n1, site.n2):
+        node.run(["ip", "link", "set", "eth0", "up"])
+    back = time.monotonic()
+    if failure_timeout is not None:
+        wait_for(lambda: _holder(site.n1) is not None and _holder(site.n2) is not None,
+                 15.0, interval=0.1, message="group running again after failure_timeout")
+        took = time.monotonic() - back
+        assert took < 15.0, f"took {took:.1f} s"
+        return
+    # Nothing may bring it back: give expiry (if any existed) and the backoff ample time.
+    with pytest.raises(TimeoutError):
+        wait_for(lambda: not _stopped_everywhere(site.n1), 20.0, interval=0.2)
+    text = _status_text(site.n2)
+    assert "Migration Summary:" in text, text
+    for name in ("node1", "node2"):
+        assert f"* Node: {name}:" in text, text
+    assert text.count("fail-count=3 last-failure='") == 2, text
+    assert text.count("(banned until a cleanup)") == 2, text
+
+
+def _wait_running_on_after_link_down(site: Site, name: str) -> None:
+    """The group runs on `name` (its address, as crmd says; the client may not see it)."""
+    try:
+        wait_for(lambda: site.node(name).has_address(site.vip)
+                 and _holder(site.node(name)) == name, _TIMEOUT, interval=0.05,
+                 message=f"group on {name}")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{_log_tails(site)}") from None

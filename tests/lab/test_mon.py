@@ -12,7 +12,9 @@ Acceptance:
   5-7 s later, and one up mail after power on;
 * the same with Debian's ``fping.monitor`` and ``mail.alert`` (through
   msmtp, the sendmail of ``msmtp-mta``, pointed at the test's server by a
-  private ``~/.msmtprc``; /etc is never touched);
+  private ``~/.msmtprc``; /etc is never touched), also when each failing
+  run takes longer than the interval (the second ALERT still ~5 s after
+  the first, as Mon sends it);
 * a bad ``mon.cf`` line exits 2 naming file:line, and a monitor that hangs
   is killed at its timeout, reported as a failure, and delays nobody else.
 """
@@ -165,8 +167,9 @@ def _stop_mon(proc: subprocess.Popen[bytes]) -> None:
     assert proc.wait(timeout=10) == 0
 
 
-def _power_cycle_b(site: Site, key: str) -> None:
-    """The acceptance scenario, the same for built-in and Debian programs."""
+def _power_cycle_b(site: Site, key: str, first_within: float = 2 * INTERVAL) -> None:
+    """The acceptance scenario, the same for built-in and Debian programs:
+    the first down mail within `first_within`, the second `ALERTEVERY` later."""
     b_ip, a_ip = site.b.address(site.lan), site.a.address(site.lan)
     wait_for(lambda: site.service(key, runs=2, status="ok"), _TIMEOUT,
              message=f"{key} never saw both hosts up")
@@ -176,7 +179,7 @@ def _power_cycle_b(site: Site, key: str) -> None:
     site.b.power_off()
     first = wait_for(site.mails, _TIMEOUT, interval=0.01, message="no down mail")[0]
     delay = first.arrived - powered_off
-    assert delay <= 2 * INTERVAL, f"down mail {delay:.2f} s after power off (> 2 intervals)"
+    assert delay <= first_within, f"down mail {delay:.2f} s after power off"
     assert first.subject.startswith(f"ALERT pair/ping: {b_ip} ("), first.subject
     assert a_ip not in first.subject
 
@@ -186,8 +189,8 @@ def _power_cycle_b(site: Site, key: str) -> None:
     assert len(mails) == 2, [m.subject for m in mails]
     gap = mails[1].arrived - first.arrived
     # alertevery runs from one alert decision to the next; arrival adds each
-    # mail's delivery time, which differs by up to a few hundred ms.
-    assert ALERTEVERY - 0.5 <= gap <= ALERTEVERY + 2 * INTERVAL, f"second mail after {gap:.2f} s"
+    # mail's delivery time: 50 ms, or up to 2 s through msmtp on a loaded box.
+    assert ALERTEVERY - 1.5 <= gap <= ALERTEVERY + 2 * INTERVAL, f"second mail after {gap:.2f} s"
     assert mails[1].subject.startswith(f"ALERT pair/ping: {b_ip} (")
 
     site.b.power_on()
@@ -227,10 +230,14 @@ watch pair
     _stop_mon(mon)
 
 
-@pytest.mark.skipif(not (os.path.exists("/usr/lib/mon/mon.d/fping.monitor")
-                         and shutil.which("fping") and os.path.exists("/usr/lib/sendmail")),
-                    reason="needs Debian's mon, fping and a sendmail (msmtp-mta)")  # fmt: skip
-def test_debian_fping_monitor_and_mail_alert_give_the_same_result(site: Site) -> None:
+_DEBIAN_MON = pytest.mark.skipif(
+    not (os.path.exists("/usr/lib/mon/mon.d/fping.monitor") and shutil.which("fping")
+         and os.path.exists("/usr/lib/sendmail")),
+    reason="needs Debian's mon, fping and a sendmail (msmtp-mta)")  # fmt: skip
+
+
+def _start_debian_mon(site: Site, fping_args: str) -> subprocess.Popen[bytes]:
+    """cluster-mon running Debian's fping.monitor and mail.alert on the pair."""
     # mail.alert pipes to /usr/lib/sendmail, which is msmtp: a private HOME
     # holds its ~/.msmtprc pointing at our server; /etc/msmtprc is not read
     # for what this file sets and is never written.
@@ -248,16 +255,33 @@ alertdir = /usr/lib/mon/alert.d
 watch pair
     service ping
         interval {INTERVAL:g}s
-        monitor fping.monitor -t 200 -r 1
+        monitor fping.monitor {fping_args}
         period wd {{Sun-Sat}}
             alert mail.alert ops@example.org
             upalert mail.alert ops@example.org
             alertevery {ALERTEVERY:g}s
 """
-    mon = _start_mon(site, config, env={"HOME": str(home), "XDG_CONFIG_HOME": str(home)})
+    return _start_mon(site, config, env={"HOME": str(home), "XDG_CONFIG_HOME": str(home)})
+
+
+@_DEBIAN_MON
+def test_debian_fping_monitor_and_mail_alert_give_the_same_result(site: Site) -> None:
+    mon = _start_debian_mon(site, "-t 200 -r 1")
     _power_cycle_b(site, "pair/ping")
     body = site.mails()[0].message.get_payload()
     assert isinstance(body, str) and "unreachable hosts" in body  # fping.monitor's detail
+    _stop_mon(mon)
+
+
+@_DEBIAN_MON
+def test_failing_runs_longer_than_the_interval_still_realert_every_alertevery(site: Site) -> None:
+    # Issue #13, part 4: a failing fping.monitor run takes about 2.4 s here
+    # (0.96 s, one retry after 1.44 s), so the first ALERT comes ~3 s after
+    # the power off and failures are decided ~2.45 s apart: the second one
+    # after the ALERT is 4.9 s later, which Mon (whole seconds) counts as the
+    # 5 s of alertevery and alerts on. Before, it waited for the third (7.4 s).
+    mon = _start_debian_mon(site, "-t 960 -r 1")
+    _power_cycle_b(site, "pair/ping", first_within=INTERVAL + 2 * 2.4 + 1.0)
     _stop_mon(mon)
 
 

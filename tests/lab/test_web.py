@@ -7,7 +7,8 @@ throwaway Unix users with passwords, one in ``haclient`` and one in the
 read-only group, are created for the test and removed afterwards.
 
 One test, in order: log in; both nodes and the group on node1 show; standby
-node1 (confirmed in the dialog), online again, take over (confirmed); a killed web server's
+node1 (confirmed in the dialog), online again, take over (confirmed); move
+the group there and back and clear the move; maintenance mode on and off; a killed web server's
 failed monitor shows and "Clean up" clears it; /metrics passes ``promtool
 check metrics``; a POST without the CSRF token gets 403; the read-only user
 sees no action button and its POST gets 403; at a 390 px phone viewport no
@@ -228,8 +229,8 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _group_on(page, "node1")
     page.wait_for_selector("#stonith-box:not([hidden]) #stonith td code")
 
-    phase("node1 (relayed from node2's page): standby (confirmed), online, take over (confirmed)")
-    # node1 (relayed from node2's page): standby (confirmed), online, take over (confirmed)
+    phase("node1: standby, online, take over (confirmed; take over relayed to node1)")
+    # node1: standby, online, take over (confirmed; take over relayed to node1)
     page.click('.node[data-node=node1] button[data-action=standby]')
     page.click("#confirm-ok")
     _node_state(page, "node1", "standby")
@@ -240,6 +241,22 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     page.click("#confirm-ok")
     _group_on(page, "node1")
     site.wait_served_by("node1")
+
+    phase('move (confirmed) there and back, clear; maintenance mode on and off')
+    # move (confirmed) there and back, clear; maintenance mode on and off
+    for there in ("node2", "node1"):
+        page.click(f".group button[data-action=move][data-node={there}]")
+        page.click("#confirm-ok")
+        _group_on(page, there)
+        page.wait_for_selector(f".group .chips >> text=moved to {there}")
+    page.click(".group button[data-action=clear]")
+    page.wait_for_selector(".group button[data-action=clear]", state="detached")
+    page.click("#cluster-bar button[data-action=maintenance-on]")
+    page.click("#confirm-ok")
+    page.wait_for_selector("#summary .maintenance")
+    page.click("#cluster-bar button[data-action=maintenance-off]")
+    page.wait_for_selector("#summary .maintenance", state="detached")
+    _group_on(page, "node1")
 
     phase('a failed monitor shows; Clean up clears it')
     # a failed monitor shows; Clean up clears it

@@ -11,11 +11,17 @@ Cross-node messages travel through hbcomm as cluster messages of type
   decided in and the node ignores it in any other instance.
 * :class:`CleanupRequested` — forget fail counts and failed actions on every
   node (``crm_resource --cleanup``).
+* :class:`IntentSync` — the operator's intent (:mod:`cluster.crmd.intent`):
+  sent on every change, when a node joins and with every report refresh.
 
 Local requests on ``crmd.ctl``: :class:`GetStatus` (answered at once with
 :class:`StatusResult`), :class:`Standby` and :class:`Takeover` (answered once
 the move completed or timed out), :class:`ClearStandby`,
-:class:`CleanupResource`.  Events on
+:class:`CleanupResource`, and the operator's intent requests of
+``crm_resource``, ``crm_standby`` and ``crm_attribute`` (:class:`Constrain`,
+:class:`SetStandby`, :class:`SetMaintenance`, :class:`SetManaged`,
+:class:`RestartGroup`, :class:`WhyGroup`) and ``crm_simulate``'s
+:class:`Simulate` (answered with :class:`SimulationResult`).  Events on
 ``crmd.pub``: topic ``group`` carries :class:`GroupStateChanged` for every
 local group state change.
 """
@@ -98,6 +104,39 @@ class RespawnMemory:
     wants: tuple[str, ...] = ()
     fail_counts: dict[str, int] = field(default_factory=dict)
     failures: tuple[FailedAction, ...] = ()
+    boot: str = ""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class IntentEntry:
+    """One piece of operator intent; see :mod:`cluster.crmd.intent`.
+
+    Identified by (``kind``, ``group``, ``node``): kind maintenance (neither),
+    standby (node), ban (group, node), prefer (group; ``value`` is the node),
+    unmanaged (group).  ``value`` "" clears it (kept, so an older value never
+    comes back).  ``version``: wall-clock time of the change, never below a
+    version already seen; ties go to the higher ``origin`` name.  ``expires``:
+    wall-clock end of a ``--lifetime`` (0: never); ``boot``: a standby with
+    lifetime reboot holds only while the node runs with this boot id.
+    """
+
+    kind: str
+    group: str
+    node: str
+    value: str
+    version: float
+    origin: str
+    expires: float = 0.0
+    boot: str = ""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class IntentSync:
+    """Every intent entry the sender knows (cross-node), or the state-dir file."""
+
+    entries: tuple[IntentEntry, ...]
 
 
 @message
@@ -127,6 +166,7 @@ class NodeResources:
     failures: tuple[FailedAction, ...]
     standby_seq: int = 0
     last_change: LastChange | None = None
+    boot: str = ""
 
 
 @message
@@ -145,10 +185,14 @@ class Command:
 class CleanupRequested:
     """Forget fail counts and failed actions of ``target`` on every node.
 
-    ``target`` is a group key, a resource token or id, or "" for everything.
+    ``target`` is a group key, a resource token or id, or "" for everything;
+    ``node`` the node to clean up ("" = every node); ``refresh`` probes every
+    such group again, failed or not.
     """
 
     target: str
+    node: str = ""
+    refresh: bool = False
 
 
 # --- local requests -------------------------------------------------------------------
@@ -186,26 +230,34 @@ class ResourceState:
 
 @message
 @dataclass(frozen=True, slots=True)
-class FailCount:
-    """A group's fail count on one node (crm_mon's Migration Summary)."""
+class Constraint:
+    """A move or ban, named as Pacemaker names it (cli-ban-G-on-N, cli-prefer-G)."""
 
-    node: str
+    id: str
+    kind: str           # ban | prefer
     group: str
-    count: int
+    node: str
+    expires: float      # wall-clock; 0 = until cleared
 
 
 @message
 @dataclass(frozen=True, slots=True)
-class Ban:
-    """A group kept off a node (crm_mon's negative location constraint).
+class FailCount:
+    """A group's fail count on one node (crm_mon's Migration Summary line).
 
-    ``expires`` is wall-clock time, or None until cleared.
+    ``banned``: the count reached ``threshold``, so the group may not run on
+    ``node``.  ``last_failure`` is the wall-clock time of the newest failed
+    action there (0: not known, e.g. cleared from the list).  ``expires``:
+    when ``failure_timeout`` forgets the count (wall clock; None: never).
     """
 
-    id: str
-    group: str
     node: str
-    expires: float | None = None
+    group: str
+    count: int
+    threshold: int
+    banned: bool
+    last_failure: float
+    expires: float | None
 
 
 @message
@@ -226,7 +278,10 @@ class StatusResult:
     last_change: LastChange | None = None
     fail_counts: tuple[FailCount, ...] = ()
     failure_threshold: int = 0        # fail count at which a group leaves a node
-    bans: tuple[Ban, ...] = ()
+    maintenance: bool = False         # maintenance-mode: nothing started or stopped
+    unmanaged: tuple[str, ...] = ()   # group keys crmd leaves alone (crm_resource --unmanage)
+    constraints: tuple[Constraint, ...] = ()   # crm_resource --move / --ban
+    pending: tuple[str, ...] = ()     # actions planned or under way (crm_resource --wait)
 
 
 @message
@@ -268,10 +323,105 @@ class ClearStandby:
 @message
 @dataclass(frozen=True, slots=True)
 class CleanupResource:
-    """crm_resource --cleanup: forget failures of a group or resource ("" = all)."""
+    """crm_resource --cleanup: forget failures of a group or resource ("" = all)
+    on ``node`` ("" = every node) and probe again; ``refresh`` probes every
+    such group, failed or not (``--refresh``)."""
 
     target: str = ""
+    node: str = ""
+    refresh: bool = False
     client: str = ""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Constrain:
+    """crm_resource --move / --ban / --clear of ``target`` (group key or resource).
+
+    move: prefer ``node`` (or, without one, ban the node it runs on); ban:
+    keep it off ``node`` (default: where it runs); clear: remove moves and bans
+    (only those on ``node`` when given).  ``lifetime`` in seconds, 0 = until
+    cleared.  OkResult's detail is what the tool prints.
+    """
+
+    action: str
+    target: str
+    node: str = ""
+    lifetime: float = 0.0
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SetStandby:
+    """crm_standby -N node -v on|off -l forever|reboot."""
+
+    node: str
+    on: bool
+    lifetime: str = "forever"
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SetMaintenance:
+    """crm_attribute -n maintenance-mode -v true|false (--delete = false)."""
+
+    on: bool
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SetManaged:
+    """crm_resource --manage / --unmanage of ``target``."""
+
+    target: str
+    managed: bool
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class RestartGroup:
+    """crm_resource --restart: stop and start ``target``'s group where it runs."""
+
+    target: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class WhyGroup:
+    """crm_resource --why: OkResult whose detail says why it runs where it does."""
+
+    target: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Simulate:
+    """crm_simulate: what the DC would do if ``node_fail`` nodes died and
+    ``standby`` nodes went standby, from the live state; nothing is done."""
+
+    node_fail: tuple[str, ...] = ()
+    standby: tuple[str, ...] = ()
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SimulatedAction:
+    action: str         # fence | stop | start | restart
+    group: str          # "" for fence
+    node: str
+    reason: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Placements (group key -> node, "" = nowhere) before and after, and the actions
+    in the order the DC would take them; ``notes`` say why something cannot run."""
+
+    before: dict[str, str]
+    after: dict[str, str]
+    actions: tuple[SimulatedAction, ...]
+    notes: tuple[str, ...]
 
 
 # --- events ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 What ``ha_cluster_exporter`` reads (and what it makes gauges of): cluster
 properties (``crm_config``), nodes with their standby attribute, resources
 (each haresources group a ``group`` of ``primitive`` elements: OCF agents as
-class/provider/type, the others as class ``heartbeat``), and bans as
-``rsc_location`` constraints scored ``-INFINITY``.  The ``status`` section is
+class/provider/type, the others as class ``heartbeat``), and moves and bans
+as ``rsc_location`` constraints scored ``INFINITY`` and ``-INFINITY``.  The ``status`` section is
 left empty: crm_status is the tool for state.  Ids keep the haresources
 spelling, so this is a faithful picture, not a CIB to load into Pacemaker.
 """
@@ -43,6 +43,8 @@ def render_cib(status: StatusResult) -> str:
                             {"id": "cib-bootstrap-options"})
     _nvpair(options, "cib-bootstrap-options", "cluster-infrastructure", "heartbeat")
     _nvpair(options, "cib-bootstrap-options", "stonith-enabled", bool_word(status.stonith))
+    if status.maintenance:
+        _nvpair(options, "cib-bootstrap-options", "maintenance-mode", "true")
     if status.failure_threshold:
         _nvpair(options, "cib-bootstrap-options", "migration-threshold",
                 str(status.failure_threshold))
@@ -61,9 +63,10 @@ def render_cib(status: StatusResult) -> str:
                 seen.add(res.id)
                 _primitive(group, res.id, res.agent)
     constraints = ET.SubElement(config, "constraints")
-    for ban in status.bans:
-        ET.SubElement(constraints, "rsc_location", {"id": ban.id, "rsc": ban.group,
-                                                    "node": ban.node, "score": "-INFINITY"})
+    for rule in status.constraints:
+        score = "-INFINITY" if rule.kind == "ban" else "INFINITY"
+        ET.SubElement(constraints, "rsc_location", {"id": rule.id, "rsc": rule.group,
+                                                    "node": rule.node, "score": score})
     ET.SubElement(root, "status")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode")

@@ -2,7 +2,8 @@
 
 Exactly ``nodes``, ``resources``, ``membership``, ``failed_actions``; then
 ``ping_nodes`` and ``monitors`` when there are any, ``last_change`` when
-known, ``fail_counts`` with ``-f`` and ``bans`` with ``-L``.
+known, ``fail_counts`` when any (or with ``-f``), ``bans`` with ``-L``;
+``maintenance``, ``unmanaged`` and ``constraints`` (moves and bans) when set.
 """
 
 from __future__ import annotations
@@ -47,11 +48,19 @@ def render_json(view: StatusView) -> dict[str, Any]:
     if status.last_change is not None:
         change = status.last_change
         data["last_change"] = {"time": change.when, "tool": change.tool, "node": change.node}
-    if view.sections.fail_counts:
+    if view.sections.fail_counts or status.fail_counts:
         data["fail_counts"] = [{"node": c.node, "group": c.group, "count": c.count,
-                                "threshold": status.failure_threshold}
+                                "threshold": c.threshold, "banned": c.banned,
+                                "last_failure": c.last_failure or None, "expires": c.expires}
                                for c in status.fail_counts]
     if view.sections.bans:
-        data["bans"] = [{"id": b.id, "group": b.group, "node": b.node, "expires": b.expires}
-                        for b in status.bans]
+        data["bans"] = [{"id": b.id, "group": b.group, "node": b.node,
+                         "expires": b.expires or None} for b in view.bans()]
+    if status.maintenance:
+        data["maintenance"] = True
+    if status.unmanaged:
+        data["unmanaged"] = list(status.unmanaged)
+    if status.constraints:
+        data["constraints"] = [{"id": c.id, "kind": c.kind, "group": c.group, "node": c.node,
+                                "expires": c.expires or None} for c in status.constraints]
     return data

@@ -55,7 +55,7 @@ def _summary(root: ET.Element, view: StatusView) -> None:
         "number": str(len(status.resources)), "disabled": "0", "blocked": "0"})
     ET.SubElement(summary, "cluster_options", {
         "stonith-enabled": bool_word(status.stonith), "symmetric-cluster": "true",
-        "no-quorum-policy": "stop", "maintenance-mode": "false",
+        "no-quorum-policy": "stop", "maintenance-mode": bool_word(status.maintenance),
         "stop-all-resources": "false", "stonith-timeout-ms": "0",
         "priority-fencing-delay-ms": "0"})
 
@@ -72,10 +72,10 @@ def _nodes(root: ET.Element, view: StatusView) -> None:
             "resources_running": str(view.running_on(node.name)), "type": "member"})
 
 
-def _resource(parent: ET.Element, res: ResourceState) -> None:
+def _resource(parent: ET.Element, res: ResourceState, managed: bool) -> None:
     attrs = {"id": res.id, "resource_agent": res.agent,
              "role": _ROLES.get(res.state, "Stopped"), "active": bool_word(is_active(res)),
-             "orphaned": "false", "blocked": "false", "managed": "true",
+             "orphaned": "false", "blocked": "false", "managed": bool_word(managed),
              "failed": bool_word(res.state == "failed"), "failure_ignored": "false",
              "nodes_running_on": "1" if res.node else "0"}
     if res.state in _PENDING:
@@ -90,10 +90,10 @@ def _resources(root: ET.Element, view: StatusView) -> None:
     for key in view.status.groups:
         members = view.members(key)
         group = ET.SubElement(resources, "group", {
-            "id": key, "number_resources": str(len(members)), "managed": "true",
-            "disabled": "false"})
+            "id": key, "number_resources": str(len(members)),
+            "managed": bool_word(view.managed(key)), "disabled": "false"})
         for res in members:
-            _resource(group, res)
+            _resource(group, res, view.managed(key))
 
 
 def _node_history(root: ET.Element, view: StatusView) -> None:
@@ -125,7 +125,7 @@ def _failure(parent: ET.Element, failed: FailedAction) -> None:
 
 def _bans(root: ET.Element, view: StatusView) -> None:
     bans = ET.SubElement(root, "bans")
-    for ban in view.status.bans:
+    for ban in view.bans():
         ET.SubElement(bans, "ban", {
             "id": ban.id, "resource": ban.group, "node": ban.node, "weight": _MINUS_INFINITY,
             "promoted-only": "false", "master_only": "false"})
@@ -142,7 +142,7 @@ def render_xml(view: StatusView, request: str = "crm_status --output-as=xml") ->
         failures = ET.SubElement(root, "failures")
         for failed in view.status.failed_actions:
             _failure(failures, failed)
-    if view.sections.bans or view.status.bans:
+    if view.sections.bans or view.bans():
         _bans(root, view)
     ET.SubElement(root, "status", {"code": "0", "message": "OK"})
     ET.indent(root)

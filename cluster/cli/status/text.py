@@ -3,16 +3,18 @@
 Sections in crm_mon's order: the summary, the node list, "Active Resources"
 (or "Full List of Resources" with ``-r``, which also lists stopped ones),
 ping nodes and Mon services (ours), notices (why something cannot run),
-"Migration Summary" (``-f``), "Negative Location Constraints" (``-L``),
-"Failed Resource Actions".
+"Migration Summary" (``-f``, or whenever a group is banned by failures),
+the operator's moves and bans ("Negative Location Constraints" with ``-L``,
+as crm_mon; without it, any there are, so nobody forgets one), "Failed
+Resource Actions".
 """
 
 from __future__ import annotations
 
-from cluster.bus.messages.crmd import FailedAction, ResourceState
+from cluster.bus.messages.crmd import Constraint, FailCount, FailedAction, ResourceState
 from cluster.cli.status.view import StatusView, ctime, is_active
 
-__all__ = ["render_text"]
+__all__ = ["group_lines", "render_text"]
 
 _WORDS = {"started": "Started", "stopped": "Stopped", "failed": "FAILED",
           "starting": "Starting", "stopping": "Stopping"}
@@ -60,6 +62,9 @@ def _summary(view: StatusView) -> list[str]:
     lines.append(f"  * {_plural(count, 'resource instance')} configured")
     if not status.stonith:
         lines.append("  * STONITH: none configured (shared disks are not protected)")
+    if status.maintenance:
+        lines += ["", "              *** Resource management is DISABLED ***",
+                  "  The cluster will not attempt to start, stop or recover services"]
     return lines
 
 
@@ -81,22 +86,28 @@ def _nodes(view: StatusView) -> list[str]:
     return lines
 
 
-def _resource_line(res: ResourceState) -> str:
+def _resource_line(res: ResourceState, managed: bool) -> str:
     where = f" {res.node}" if res.node else ""
-    return f"    * {res.id}\t({res.agent}):\t {_WORDS.get(res.state, res.state)}{where}"
+    flag = "" if managed else " (unmanaged)"
+    return f"    * {res.id}\t({res.agent}):\t {_WORDS.get(res.state, res.state)}{where}{flag}"
+
+
+def group_lines(view: StatusView, inactive: bool = True) -> list[str]:
+    """Groups and their resources as crm_mon lists them (also ``crm_resource --list``)."""
+    lines = []
+    for key in view.status.groups:
+        members = [r for r in view.members(key) if inactive or is_active(r)]
+        if members:
+            lines.append(f"  * Resource Group: {key}:")
+            lines += [_resource_line(r, view.managed(key)) for r in members]
+    return lines
 
 
 def _resources(view: StatusView) -> list[str]:
     inactive = view.sections.inactive
     lines = ["", "Full List of Resources:" if inactive else "Active Resources:"]
-    shown = 0
-    for key in view.status.groups:
-        members = [r for r in view.members(key) if inactive or is_active(r)]
-        if not members:
-            continue
-        shown += 1
-        lines.append(f"  * Resource Group: {key}:")
-        lines += [_resource_line(r) for r in members]
+    shown = group_lines(view, inactive)
+    lines += shown
     if not shown:
         lines.append("  * No resources" if inactive else "  * No active resources")
     return lines
@@ -124,18 +135,38 @@ def _migration_summary(view: StatusView) -> list[str]:
         lines.append(f"  * Node: {node}:")
         for count in (c for c in status.fail_counts if c.node == node):
             last = view.last_failure(node, count.group)
-            when = f" last-failure='{ctime(last.when)}'" if last is not None else ""
-            lines.append(f"    * {count.group}: migration-threshold={status.failure_threshold}"
-                         f" fail-count={count.count}{when}")
+            when = count.last_failure or (last.when if last is not None else 0.0)
+            since = f" last-failure='{ctime(when)}'" if when else ""
+            lines.append(f"    * {count.group}: migration-threshold={count.threshold}"
+                         f" fail-count={count.count}{since}{_ban_note(count)}")
     return lines
 
 
-def _bans(view: StatusView) -> list[str]:
-    lines = ["", "Negative Location Constraints:"]
-    for ban in view.status.bans:
-        until = f" (until {ctime(ban.expires)})" if ban.expires is not None else ""
-        lines.append(f"  * {ban.id}\tprevents {ban.group} from running on {ban.node}{until}")
-    return lines
+def _ban_note(count: FailCount) -> str:
+    """Why the group may not run there, and until when (failure_timeout or a cleanup)."""
+    if not count.banned:
+        return ""
+    if count.expires is not None:
+        return f" (banned until {ctime(count.expires)}, failure_timeout)"
+    return " (banned until a cleanup)"
+
+
+def _constraint_line(c: Constraint) -> str:
+    what = (f"prevents {c.group} from running on {c.node}" if c.kind == "ban"
+            else f"moves {c.group} to {c.node}")
+    until = f" until {ctime(c.expires)}" if c.expires else ""
+    return f"  * {c.id}\t{what}{until}"
+
+
+def _constraints(view: StatusView) -> list[str]:
+    """crm_mon -L lists the bans; without -L every move and ban is shown when any exists."""
+    if view.sections.bans:
+        return ["", "Negative Location Constraints:",
+                *(_constraint_line(c) for c in view.bans())]
+    if not view.status.constraints:
+        return []
+    return ["", "Location Constraints (crm_resource --move/--ban):",
+            *(_constraint_line(c) for c in view.status.constraints)]
 
 
 def render_text(view: StatusView) -> str:
@@ -143,10 +174,9 @@ def render_text(view: StatusView) -> str:
     lines = _summary(view) + _nodes(view) + _resources(view) + _extras(view)
     if status.notices:
         lines += ["", "Notices:"] + [f"  * {notice}" for notice in status.notices]
-    if view.sections.fail_counts:
+    if view.sections.fail_counts or any(c.banned for c in status.fail_counts):
         lines += _migration_summary(view)
-    if view.sections.bans:
-        lines += _bans(view)
+    lines += _constraints(view)
     if status.failed_actions:
         lines += ["", "Failed Resource Actions:"]
         lines += [f"  * {_failed_line(f)}" for f in status.failed_actions]

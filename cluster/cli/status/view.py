@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.bus.client import BusError, request
-from cluster.bus.messages.crmd import FailedAction, ResourceState, StatusResult
+from cluster.bus.messages.crmd import Constraint, FailedAction, ResourceState, StatusResult
 from cluster.bus.messages.hbcomm import GetNodes, NodeInfo, NodesResult
 from cluster.bus.messages.mon import MonServiceStatus, get_mon_status
 
@@ -80,6 +80,14 @@ class StatusView:
         return max((f for f in self.status.failed_actions
                     if f.node == node and f.group == group),
                    key=lambda f: f.when, default=None)
+
+    def bans(self) -> list[Constraint]:
+        """crm_resource --ban (and failures' bans are fail counts, not these)."""
+        return [c for c in self.status.constraints if c.kind == "ban"]
+
+    def managed(self, group: str) -> bool:
+        """crmd starts, stops and monitors it (not in maintenance, not --unmanage'd)."""
+        return not self.status.maintenance and group not in self.status.unmanaged
 
     def fail_count_nodes(self) -> list[str]:
         """Nodes with a fail count, in node-list order (the Migration Summary's)."""

@@ -4,13 +4,14 @@ Role: an admin and test tool that runs a single operation through the same
 :class:`Executor` crmd uses, in the calling process's namespaces (so a lab test
 runs it inside a node with ``node.run``). Inputs: a haresources resource token
 (``IPaddr::10.0.0.5/24/eth0``, ``httpd``, ``ocf:heartbeat:IPaddr2::ip=...``),
-an action (``start``, ``stop``, ``monitor``, ``probe``; ``status`` means
-``monitor``), ``--config-dir`` (default ``/etc/ha.d``) for ``resource.d/`` and
-``conf/OCF/``, ``--timeout`` in seconds. Output: the executor's log line on
-stdout (``start IPaddr::10.0.0.5/24/eth0: ok in 3 ms: ...``) and the exit
-status 0 (ok), 7 (not running) or 1 (anything else); 2 for a bad token. The
-tool returns only after background work has finished (an IP start's later
-gratuitous ARPs), so the announcement is complete when it exits.
+an action (``start``, ``stop``, ``monitor``, ``probe``, ``reannounce`` for
+address agents; ``status`` means ``monitor``), ``--config-dir`` (default
+``/etc/ha.d``) for ``resource.d/`` and ``conf/OCF/``, ``--timeout`` in seconds.
+Output: the executor's log line on stdout
+(``start IPaddr::10.0.0.5/24/eth0: ok in 3 ms: ...``) and the exit status 0
+(ok), 7 (not running) or 1 (anything else); 2 for a bad token. The tool returns
+only after background work has finished (an IP start's later gratuitous ARPs),
+so the announcement is complete when it exits.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from cluster.bus.loop import Loop
 from cluster.config.haresources import parse_resource
 from cluster.crmd.agents.protocol import ACTIONS, OpResult, Outcome
+from cluster.crmd.agents.registry import announces
 from cluster.crmd.executor import DEFAULT_TIMEOUTS, Executor
 
 __all__ = ["EXIT_NOT_RUNNING", "EXIT_OK", "EXIT_OTHER", "main"]
@@ -64,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     action = "monitor" if args.action == "status" else args.action
+    if action == "reannounce" and not announces(spec):
+        print(f"error: {args.resource} announces no address, so it cannot announce one again",
+              file=sys.stderr)
+        return EXIT_USAGE
     loop = Loop()
     executor = Executor(loop, args.config_dir, init_dir=args.init_dir)
     results: list[OpResult] = []

@@ -21,12 +21,16 @@ label is allowed in either.
 
 Semantics (Pacemaker's IPaddr2 contract):
 
-* ``start``: fails (``FAILED``) when the interface is down or has no carrier;
+* ``start``: fails (``FAILED``, marked ``missing``: this node's environment, not
+  the address, is at fault) when the interface is down or has no carrier;
   adds the address unless present (present = ok, idempotent); then announces it
   with ``arp_count`` rounds of gratuitous ARP, ``arp_interval`` apart (not on
   loopback). A findif failure is ``INVALID_ARGS``: another node may be able to.
 * ``stop``: cancels pending announcements, deletes the address; absent = ok.
   Stop never needs the findif lookup, so it works even when start could not.
+* ``reannounce``: when the address is here, announces it again with the same
+  train as a start (a pending one is replaced); ``NOT_RUNNING`` when it is
+  not. Nothing is added or removed.
 * ``monitor``: ``NOT_RUNNING`` when the address is absent (from the named
   interface, else from every interface); ``FAILED`` when present but the
   interface was taken down; else ``OK``.  A lost carrier (a pulled cable) is
@@ -154,6 +158,8 @@ class IpAddressAgent:
                 return self._start(spec)
             if request.action == "stop":
                 return self._stop(spec)
+            if request.action == "reannounce":
+                return self._reannounce(spec)
             return self._monitor(spec)
         except OSError as err:
             return Reply(Outcome.FAILED, detail=f"{spec.ip}: {err.strerror or err}")
@@ -178,7 +184,8 @@ class IpAddressAgent:
             link, bits = link_bits
             detail = f"{spec.ip}/{bits} added to {link.name}"
         if not (link.up and link.carrier):  # no use taking an address nobody can reach
-            return Reply(Outcome.FAILED, detail=f"{link.name} is {_link_state(link)}")
+            return Reply(Outcome.FAILED, detail=f"{link.name} is {_link_state(link)}",
+                         missing=True)
         if bits is not None:
             self._add(spec, link, bits)
         self._announce(spec, link)
@@ -208,6 +215,13 @@ class IpAddressAgent:
         if self._announcement is not None:
             self._announcement.cancel()
             self._announcement = None
+
+    def _reannounce(self, spec: IpSpec) -> Reply:
+        link = _holder(spec, self._netlink.links(), self._netlink.addresses())
+        if link is None:
+            return Reply(Outcome.NOT_RUNNING, detail=f"{spec.ip} is not configured")
+        self._announce(spec, link)
+        return Reply(Outcome.OK, detail=f"{spec.ip} announced again on {link.name}")
 
     def _stop(self, spec: IpSpec) -> Reply:
         self._silence()

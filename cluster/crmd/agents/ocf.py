@@ -22,6 +22,14 @@ Legacy ``OCF::agent::instance`` (heartbeat.md 2.2) runs provider ``heartbeat``'s
 ``export``, single or double quotes, ``#`` comments; nothing is executed).
 A missing or unreadable file is ``CONFIG_ERROR``, except for ``stop``, which
 still runs the agent without parameters (a stop must work with broken config).
+
+``reannounce`` (see ``protocol.py``): OCF has no such action, but
+resource-agents' ``IPaddr2`` re-sends its gratuitous ARP from ``monitor`` when
+``arp_count_refresh`` is above 0 (its ``run_arp_sender refresh``, normally
+off). So ``reannounce`` runs ``monitor`` (interval 0) with
+``OCF_RESKEY_arp_count_refresh`` set to the resource's ``arp_count`` (default
+5, IPaddr2's): the agent's own ARP sender, the same train as its start. Agents
+without such a refresh (:data:`ARP_REFRESH_AGENTS`) answer ``UNIMPLEMENTED``.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cluster.crmd.agents.exitcodes import ocf_outcome
+from cluster.crmd.agents.ipaddr import ARP_COUNT
 from cluster.crmd.agents.protocol import (
     AgentPaths,
     OpRequest,
@@ -42,9 +51,17 @@ from cluster.crmd.agents.protocol import (
     run_command,
 )
 
-__all__ = ["EXIT_REASON_PREFIX", "OcfAgent", "ocf_environment", "parse_params_file"]
+__all__ = [
+    "ARP_REFRESH_AGENTS",
+    "EXIT_REASON_PREFIX",
+    "OcfAgent",
+    "ocf_environment",
+    "parse_params_file",
+]
 
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
+#: (provider, type) of the OCF agents whose monitor re-sends gratuitous ARP on request.
+ARP_REFRESH_AGENTS = frozenset({("heartbeat", "IPaddr2")})
 _RA_VERSION = ("1", "1")
 
 
@@ -137,6 +154,12 @@ class OcfAgent:
                     why = err.strerror if isinstance(err, OSError) else str(err)
                     return Reply(Outcome.CONFIG_ERROR, detail=f"{self._params_file}: {why}")
                 params = {}
+        if request.action == "reannounce":
+            if (self._provider, self._type) not in ARP_REFRESH_AGENTS:
+                return Reply(Outcome.UNIMPLEMENTED,
+                             detail=f"{self._provider}:{self._type} cannot announce again")
+            params = {**params, "arp_count_refresh": params.get("arp_count", str(ARP_COUNT))}
+            request = OpRequest("monitor", 0.0, request.timeout)
         with contextlib.suppress(OSError):  # the agent reports it if it needs the directory
             os.makedirs(self._paths.ha_rsctmp, exist_ok=True)
         env = ocf_environment(self._paths, self._provider, self._type, self._instance, params,

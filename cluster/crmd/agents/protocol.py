@@ -16,6 +16,13 @@ deadline and closes the generator when the deadline passes. So every family is
 tested by sending it canned :class:`Completed` values, and only the executor
 needs real processes.
 
+``reannounce`` is asked only of the agents that announce a service address
+(:func:`cluster.crmd.agents.registry.announces`), for a resource already
+running here: tell the LAN again, with the same gratuitous ARP train as a
+start, that the address lives at this node's MAC (after a partition healed and
+another node released it).  ``OK`` when announced, ``NOT_RUNNING`` when the
+address is not here; it never adds or removes anything.
+
 Outputs: the executor turns the :class:`Reply` into the public
 :class:`OpResult`, adding the resource, the action and the duration.
 """
@@ -46,8 +53,9 @@ __all__ = [
     "sleep",
 ]
 
-#: The actions callers may request; ``probe`` is a one-shot monitor (interval 0).
-ACTIONS = ("start", "stop", "monitor", "probe")
+#: The actions callers may request; ``probe`` is a one-shot monitor (interval 0),
+#: ``reannounce`` only for agents that announce an address (see above).
+ACTIONS = ("start", "stop", "monitor", "probe", "reannounce")
 
 _NO_ENV: Mapping[str, str] = MappingProxyType({})
 
@@ -96,6 +104,7 @@ class OpResult:
     ``action`` the requested action (``probe`` stays ``probe``), ``rc`` the exit
     code of the agent program (``None`` for built-ins and timeouts), ``detail``
     the OCF exit reason or the tail of the program's output, ``duration`` seconds.
+    ``missing``: see :class:`Reply`.
     """
 
     resource: str
@@ -104,6 +113,7 @@ class OpResult:
     rc: int | None
     detail: str
     duration: float
+    missing: bool = False
 
     @property
     def ok(self) -> bool:
@@ -120,8 +130,9 @@ class OpResult:
 
 @dataclass(frozen=True, slots=True)
 class OpRequest:
-    """One operation for an agent: ``action`` is ``start``, ``stop`` or ``monitor``
-    (a probe arrives as ``monitor`` with ``interval`` 0); times in seconds."""
+    """One operation for an agent: ``action`` is ``start``, ``stop``, ``monitor``
+    or ``reannounce`` (a probe arrives as ``monitor`` with ``interval`` 0);
+    times in seconds."""
 
     action: str
     interval: float
@@ -130,11 +141,17 @@ class OpRequest:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An agent's answer; the executor adds resource, action and duration."""
+    """An agent's answer; the executor adds resource, action and duration.
+
+    ``missing``: the failure is this node's environment, not the service (the
+    interface is down, a device is absent); trying again here cannot help until
+    it comes back, so crmd treats it like ``NOT_INSTALLED``: not on this node.
+    """
 
     outcome: Outcome
     rc: int | None = None
     detail: str = ""
+    missing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ haresources agent                      family
 anything else                          ``resource.d`` / init script (``script.py``)
 =====================================  ==========================================
 
+:func:`announces` says which of them announce a service address and so are
+asked to ``reannounce`` it (the built-in IP agents and OCF agents in
+``ocf.ARP_REFRESH_AGENTS``, i.e. resource-agents' ``IPaddr2``).
+
 The built-ins take precedence over scripts of the same name in ``resource.d``:
 Heartbeat's own ``resource.d/IPaddr`` was only a wrapper around the OCF agent.
 To run a site's own ``IPaddr`` script anyway, name it differently.
@@ -30,11 +34,11 @@ from cluster.crmd.agents.arp import ArpSender
 from cluster.crmd.agents.filesystem import FilesystemAgent
 from cluster.crmd.agents.ipaddr import IpAddressAgent
 from cluster.crmd.agents.netlink import Netlink
-from cluster.crmd.agents.ocf import OcfAgent
+from cluster.crmd.agents.ocf import ARP_REFRESH_AGENTS, OcfAgent
 from cluster.crmd.agents.protocol import Agent, AgentPaths
 from cluster.crmd.agents.script import ScriptAgent
 
-__all__ = ["BUILT_IN", "make_agent"]
+__all__ = ["BUILT_IN", "announces", "make_agent"]
 
 #: Agent names handled in-process rather than by a script.
 BUILT_IN = frozenset({"IPaddr", "IPaddr2", "Filesystem"})
@@ -48,11 +52,30 @@ def make_agent(
         return IpAddressAgent(spec.args, loop, netlink, arp)
     if spec.agent == "Filesystem":
         return FilesystemAgent(spec.args)
+    ocf = _ocf_agent(spec)
+    if ocf is not None and spec.is_ocf:
+        return OcfAgent(*ocf, spec.id, dict(spec.ocf_params), paths)
+    if ocf is not None:
+        provider, agent_type = ocf
+        instance = spec.args[1]
+        params_file = paths.conf_dir / "conf" / "OCF" / agent_type / instance
+        return OcfAgent(provider, agent_type, instance, {}, paths, params_file)
+    return ScriptAgent(spec.agent, spec.args, paths)
+
+
+def announces(spec: ResourceSpec) -> bool:
+    """Does ``spec``'s agent announce a service address (and take ``reannounce``)?"""
+    if spec.agent in ("IPaddr", "IPaddr2"):
+        return True
+    ocf = _ocf_agent(spec)
+    return ocf is not None and ocf in ARP_REFRESH_AGENTS
+
+
+def _ocf_agent(spec: ResourceSpec) -> tuple[str, str] | None:
+    """(provider, type) for ``ocf:PROVIDER:TYPE`` and legacy ``OCF::type::instance``."""
     if spec.is_ocf:
         _, provider, agent_type = spec.agent.split(":", 2)
-        return OcfAgent(provider, agent_type, spec.id, dict(spec.ocf_params), paths)
+        return provider, agent_type
     if spec.agent == "OCF" and len(spec.args) == 2:
-        agent_type, instance = spec.args
-        params_file = paths.conf_dir / "conf" / "OCF" / agent_type / instance
-        return OcfAgent("heartbeat", agent_type, instance, {}, paths, params_file)
-    return ScriptAgent(spec.agent, spec.args, paths)
+        return "heartbeat", spec.args[0]
+    return None

@@ -4,7 +4,14 @@ import { drawCharts } from "./charts.js";
 const $ = (sel) => document.querySelector(sel);
 const state = { session: null, cluster: null, hosts: {}, history: {}, timeline: [], logs: [],
                 daemons: new Set(), down: null, host: null, source: null };
-const DISRUPTIVE = { standby: "moves every group off", takeover: "brings every group to" };
+const CONFIRM = {
+  standby: (n) => `Put ${n} in standby? Every group on it moves to another node.`,
+  takeover: (n) => `Take over on ${n}? Every group it may run moves there.`,
+  move: (n, g) => `Move ${g} to ${n}? It stops where it runs now.`,
+  ban: (n, g) => `Ban ${g} from ${n}? It stops there and moves elsewhere.`,
+  "maintenance-on": () => "Turn maintenance mode on? The cluster stops starting and stopping resources.",
+  unmanage: (_n, g) => `Unmanage ${g}? The cluster stops watching and moving it.`,
+};
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -178,12 +185,16 @@ function renderCluster() {
   if (!c) return;
   $("#summary").replaceChildren(
     badge(c.quorate ? "quorate" : "no quorum", c.quorate ? "ok" : "bad"),
+    c.maintenance ? badge("maintenance", "warn maintenance") : null,
     badge(`DC ${c.dc ?? "none"}`, "plain"),
     badge(`instance ${c.instance ?? "–"}`, "plain"),
     badge(`${c.members.length}/${c.nodes.length} nodes`, "plain"),
     c.stonith ? badge("STONITH on", "plain") : null,
   );
   const may = state.session?.may_act;
+  $("#cluster-bar").replaceChildren(...(may ? [c.maintenance
+    ? el("button", { "data-action": "maintenance-off", onclick: () => act("maintenance-off") }, "Leave maintenance mode")
+    : el("button", { "data-action": "maintenance-on", onclick: () => act("maintenance-on") }, "Maintenance mode")] : []));
   $("#nodes").replaceChildren(...c.nodes.map((n) => el("article", { class: "card node", "data-node": n.name },
     el("div", { class: "row spread" },
       el("a", { class: "node-name", href: `#hosts/${encodeURIComponent(n.name)}` }, n.name),
@@ -209,9 +220,8 @@ function renderCluster() {
         el("span", { class: "group-node" }, g.node ? `on ${g.node}` : "not running"))),
     el("ul", { class: "resources" }, g.resources.map((r) => el("li", {},
       el("code", {}, r.id), badge(r.state, GROUP_KIND[r.state] ?? ""), el("span", { class: "muted" }, r.node ?? "")))),
-    failCounts(g.key), bans(g),
-    may ? el("div", { class: "actions" },
-      el("button", { "data-action": "cleanup", onclick: () => act("cleanup", "", g.key) }, "Clean up")) : null,
+    failCounts(g.key), constraints(g),
+    may ? groupActions(c, g) : null,
   )));
   const failures = c.failed_actions;
   $("#failures-box").hidden = failures.length === 0;
@@ -251,20 +261,31 @@ function failCounts(group) {
   return el("div", { class: "chips" }, counts.map((f) => badge(`fail count ${f.count} on ${f.node}`, "warn")));
 }
 
-function bans(group) {
-  if (!group.bans.length) return null;
-  return el("div", { class: "chips" }, group.bans.map((b) => badge(`banned from ${b.node}`, "warn")));
+function constraints(group) {
+  const chips = group.constraints.map((c) => badge(c.kind === "ban" ? `banned from ${c.node}` : `moved to ${c.node}`, "warn"));
+  if (!group.managed) chips.unshift(badge("unmanaged", "warn"));
+  return chips.length ? el("div", { class: "chips" }, chips) : null;
+}
+
+function groupActions(c, g) {
+  const others = c.nodes.filter((n) => n.state !== "offline" && n.name !== g.node);
+  return el("div", { class: "actions" },
+    others.map((n) => el("button", { "data-action": "move", "data-node": n.name, onclick: () => act("move", n.name, g.key) }, `Move to ${n.name}`)),
+    g.node ? el("button", { "data-action": "ban", onclick: () => act("ban", g.node, g.key) }, `Ban from ${g.node}`) : null,
+    g.constraints.length ? el("button", { "data-action": "clear", onclick: () => act("clear", "", g.key) }, "Clear move/ban") : null,
+    g.managed
+      ? el("button", { "data-action": "unmanage", onclick: () => act("unmanage", "", g.key) }, "Unmanage")
+      : el("button", { "data-action": "manage", onclick: () => act("manage", "", g.key) }, "Manage"),
+    el("button", { "data-action": "cleanup", onclick: () => act("cleanup", "", g.key) }, "Clean up"));
 }
 
 // -- actions ---------------------------------------------------------------------------------
-async function act(action, node, target = "") {
-  if (DISRUPTIVE[action]) {
-    const text = `${action === "standby" ? "Standby" : "Take over"}: ${DISRUPTIVE[action]} ${node}. Go on?`;
-    if (!(await confirmed(text))) return;
-  }
-  toast(`${action} ${node || target}…`);
-  const { status, data } = await api("/api/action", { action, node, target });
-  toast(status === 200 ? `${action} ${node || target}: ${data.detail}` : `${action} failed: ${data.error ?? data.detail}`);
+async function act(action, node = "", group = "") {
+  if (CONFIRM[action] && !(await confirmed(CONFIRM[action](node, group)))) return;
+  const what = [action, group, node].filter(Boolean).join(" ");
+  toast(`${what}…`);
+  const { status, data } = await api("/api/action", { action, node, group });
+  toast(status === 200 ? `${what}: ${data.detail || "done"}` : `${what} failed: ${data.error ?? data.detail}`);
 }
 
 function confirmed(text) {

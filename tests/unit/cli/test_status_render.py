@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cluster.bus.messages.crmd import (
-    Ban,
+    Constraint,
     FailCount,
     FailedAction,
     LastChange,
@@ -68,8 +68,8 @@ def _status(**overrides: object) -> StatusResult:
                                      "not running", 7, "", FAILED_AT, 0.02),),
         notices=(),
         last_change=LastChange(NOW - 3600, "hb_standby", "node2"),
-        fail_counts=(FailCount("node1", VIP, 2),), failure_threshold=3,
-        bans=(Ban("cli-ban-web-on-node3", VIP, "node3"),))
+        fail_counts=(FailCount("node1", VIP, 2, 3, False, 0.0, None),), failure_threshold=3,
+        constraints=(Constraint("cli-ban-web-on-node3", "ban", VIP, "node3", 0.0),))
     values.update(overrides)
     return StatusResult(**values)  # type: ignore[arg-type]
 
@@ -140,7 +140,7 @@ def _xmllint(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("status", [
     _status(),
     _status(dc=None, quorate=False, formed=False, instance=None, members=(),
-            last_change=None, fail_counts=(), failed_actions=(), bans=()),
+            last_change=None, fail_counts=(), failed_actions=(), constraints=()),
     _status(failed_actions=(FailedAction("node1", VIP, "httpd", "httpd", "start", 0.0,
                                          "timed out", None, "killed after 20s", FAILED_AT,
                                          20.0),)),
@@ -191,10 +191,12 @@ def test_xml_carries_what_ha_cluster_exporter_reads() -> None:
 
 def test_json_keeps_its_keys_and_adds_the_asked_sections() -> None:
     data = render_json(_view())
-    assert list(data) == ["nodes", "resources", "membership", "failed_actions", "last_change"]
+    assert list(data) == ["nodes", "resources", "membership", "failed_actions", "last_change",
+                          "fail_counts", "constraints"]
     assert data["last_change"] == {"time": NOW - 3600, "tool": "hb_standby", "node": "node2"}
     data = render_json(_view(fail_counts=True, bans=True))
-    assert data["fail_counts"] == [{"node": "node1", "group": VIP, "count": 2, "threshold": 3}]
+    assert data["fail_counts"] == [{"node": "node1", "group": VIP, "count": 2, "threshold": 3,
+                                   "banned": False, "last_failure": None, "expires": None}]
     assert data["bans"] == [{"id": "cli-ban-web-on-node3", "group": VIP, "node": "node3",
                              "expires": None}]
 

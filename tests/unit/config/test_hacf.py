@@ -109,6 +109,23 @@ def test_initdead_default_follows_heartbeats_rule(deadtime: str, initdead: float
     assert ha.initdead == initdead
 
 
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("10s", 10.0), ("10", 10.0), ("1500ms", 1.5), ("2min", 120.0), ("0", None)])
+def test_failure_timeout_takes_heartbeat_and_pacemaker_times(value: str,
+                                                              seconds: float | None) -> None:
+    assert parse_hacf(minimal(f"failure_timeout {value}"), PATH).failure_timeout == seconds
+    assert parse_hacf(minimal(), PATH).failure_timeout is None, "off by default"
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("soon", "bad time value 'soon' for failure_timeout"),
+    ("-5s", "times cannot be negative"),
+    ("10 s", "failure_timeout takes one value")])
+def test_a_bad_failure_timeout_names_the_line(value: str, says: str) -> None:
+    err = error(minimal(f"failure_timeout {value}"))
+    assert str(err).startswith(f"{PATH}:3: ") and says in str(err)
+
+
 def test_auto_failback_unset_defaults_to_legacy_with_a_warning() -> None:
     ha = parse_hacf(minimal(), PATH)
     assert ha.auto_failback == "legacy"

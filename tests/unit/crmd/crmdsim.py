@@ -24,7 +24,7 @@ from cluster.bus import codec
 from cluster.bus.loop import Timer
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.common import ErrorResult, OkResult
-from cluster.bus.messages.crmd import GetStatus, RespawnMemory, StatusResult
+from cluster.bus.messages.crmd import GetStatus, IntentSync, RespawnMemory, StatusResult
 from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
 from cluster.bus.server import DEFERRED
 from cluster.config.authkeys import parse_authkeys
@@ -209,6 +209,19 @@ class SimMemory:
         self.saved = memory
 
 
+class SimIntents:
+    """crmd's intent file for one node: in the state directory, kept across power-offs."""
+
+    def __init__(self) -> None:
+        self.saved = IntentSync(())
+
+    def load(self) -> IntentSync:
+        return self.saved
+
+    def save(self, content: IntentSync) -> None:
+        self.saved = content
+
+
 class SimFencer:
     """Fences when the test says so (``sim.fence_ok``); records every request."""
 
@@ -234,11 +247,18 @@ class FakeExecutor:
         self._sim, self._node, self._loop = sim, node, loop
         self._monitors: dict[str, Timer] = {}
         self.ops: list[tuple[str, str]] = []
+        self.times: list[float] = []            # when each of ``ops`` was asked for
 
     def _do(self, resource: ResourceSpec, action: str) -> OpResult:
         running = self._sim.running.setdefault(self._node, set())
         token = resource.token
         outcome = Outcome.OK
+        if token in self._sim.env_down.get(self._node, set()) and action != "stop":
+            if action == "start":
+                return OpResult(token, action, Outcome.FAILED, None, "eth0 is down",
+                                OP_DELAY, missing=True)
+            if token in running:
+                return OpResult(token, action, Outcome.FAILED, None, "on eth0, down", OP_DELAY)
         if action == "start":
             if token in self._sim.fail_start.get(self._node, set()):
                 outcome = Outcome.FAILED
@@ -259,6 +279,7 @@ class FakeExecutor:
         if action == "stop":
             self.stop_monitor(resource)
         self.ops.append((resource.token, action))
+        self.times.append(self._loop.clock())
         self._loop.call_later(OP_DELAY, lambda: callback(self._do(resource, action)))
 
     def start_monitor(self, resource: ResourceSpec, interval: float,
@@ -287,9 +308,9 @@ class FakeExecutor:
 
 
 def make_config(node: str, nodes: tuple[str, ...], haresources: str, auto_failback: str,
-                stonith: bool, deadtime: str) -> ClusterConfig:
+                stonith: bool, deadtime: str, extra: str = "") -> ClusterConfig:
     text = (f"node {' '.join(nodes)}\nbcast eth0\nauto_failback {auto_failback}\n"
-            f"keepalive 100ms\ndeadtime {deadtime}\n")
+            f"keepalive 100ms\ndeadtime {deadtime}\n{extra}")
     if stonith:
         text += f"stonith_host * external/ssh {' '.join(nodes)}\n"
     ha = parse_hacf(text, "ha.cf")
@@ -301,12 +322,13 @@ def make_config(node: str, nodes: tuple[str, ...], haresources: str, auto_failba
 class CrmdSim:
     def __init__(self, nodes: Iterable[str] = ("node1", "node2"), *,
                  haresources: str = HARESOURCES, auto_failback: str = "off",
-                 stonith: bool = False, deadtime: str = "500ms") -> None:
+                 stonith: bool = False, deadtime: str = "500ms", hacf: str = "") -> None:
         self.names = tuple(sorted(nodes))
         self.loop = SimLoop()
         self.running: dict[str, set[str]] = {}
         self.fail_start: dict[str, set[str]] = {}
         self.fail_stop: dict[str, set[str]] = {}
+        self.env_down: dict[str, set[str]] = {}   # tokens whose interface is down there
         self.max_owners: dict[str, int] = {}
         self.views: dict[str, ViewChanged] = {}
         self.subscribers: dict[tuple[str, str], list[Callable[[str, Any], None]]] = {}
@@ -315,11 +337,12 @@ class CrmdSim:
         self.contexts: dict[str, SimContext] = {}
         self.executors: dict[str, FakeExecutor] = {}
         self.memories: dict[str, SimMemory] = {}
+        self.intent_files: dict[str, SimIntents] = {}
         self.cuts: set[frozenset[str]] = set()
         self.instance = 0
         self.fence_ok = False
         self.fence_requests: list[str] = []
-        self._settings = (haresources, auto_failback, stonith, deadtime)
+        self._settings = (haresources, auto_failback, stonith, deadtime, hacf)
 
     # -- processes -------------------------------------------------------------------
 
@@ -329,15 +352,22 @@ class CrmdSim:
         for key in [k for k in self.subscribers if k[0] == node]:
             del self.subscribers[key]
         loop = NodeLoop(self, node, inc)
-        haresources, failback, stonith, deadtime = self._settings
-        config = make_config(node, self.names, haresources, failback, stonith, deadtime)
+        haresources, failback, stonith, deadtime, hacf = self._settings
+        config = make_config(node, self.names, haresources, failback, stonith, deadtime, hacf)
         ctx = SimContext(self, node, config, loop)
         executor = FakeExecutor(self, node, loop)
         service = CrmdService(ctx, executor=executor,  # type: ignore[arg-type]
                               fencer=SimFencer(self, loop),
-                              memory=self.memories.setdefault(node, SimMemory()))
+                              memory=self.memories.setdefault(node, SimMemory()),
+                              intents=self.intent_files.setdefault(node, SimIntents()))
         self.services[node], self.contexts[node], self.executors[node] = service, ctx, executor
         return service
+
+    def boot_all(self) -> None:
+        """Every node's crmd starts and they form one view."""
+        for name in self.names:
+            self.boot(name)
+        self.form_view(self.names)
 
     def kill(self, node: str, *, power_off: bool = True) -> None:
         """crmd (and with power_off, the machine) dies at once."""

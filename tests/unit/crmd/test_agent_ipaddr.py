@@ -16,6 +16,7 @@ from .agentkit import FakeClock, FakeNetlink, RecordingArp
 START = OpRequest("start", 0.0, 20.0)
 STOP = OpRequest("stop", 0.0, 20.0)
 MONITOR = OpRequest("monitor", 10.0, 20.0)
+REANNOUNCE = OpRequest("reannounce", 0.0, 20.0)
 
 
 class Rig:
@@ -112,7 +113,8 @@ def test_pulled_cable_fails_start_but_not_monitor(rig: Rig) -> None:
     reply = _run(agent, MONITOR)
     assert reply.outcome is Outcome.OK and "no carrier" in reply.detail
     other = rig.agent("10.0.0.8/24/eth0")
-    assert _run(other, START).outcome is Outcome.FAILED
+    reply = _run(other, START)
+    assert reply.outcome is Outcome.FAILED and reply.missing, "the node's link, not the address"
     assert rig.netlink.holds("10.0.0.8") == []
     rig.netlink.set_carrier("eth0", True)
     assert _run(agent, MONITOR).outcome is Outcome.OK
@@ -140,6 +142,28 @@ def test_stop_cancels_pending_announcements(rig: Rig) -> None:
     assert not agent.busy
     rig.advance(2.0)
     assert len(rig.arp.sent) == 2
+
+
+def test_reannounce_repeats_the_start_train_without_touching_the_address(rig: Rig) -> None:
+    agent = rig.agent("10.0.0.5/24/eth0", "arp_count=3", "arp_interval=100")
+    assert _run(agent, REANNOUNCE).outcome is Outcome.NOT_RUNNING   # not here: silent
+    assert rig.arp.sent == []
+    _run(agent, START)
+    rig.advance(1.0)
+    rig.arp.sent.clear()
+    reply = _run(agent, REANNOUNCE)
+    assert reply.outcome is Outcome.OK and "announced again on eth0" in reply.detail
+    rig.advance(1.0)
+    assert rig.arp.sent == [("eth0", garp_frames(rig.eth0.mac, "10.0.0.5"))] * 3
+    assert rig.netlink.added == [("10.0.0.5", 24, "10.0.0.255", None)]  # the start's only
+
+
+def test_reannounce_finds_an_address_another_process_added(rig: Rig) -> None:
+    """A respawned crmd has a new agent: the kernel, not the agent, says what is held."""
+    _run(rig.agent("10.0.0.5/24/eth0"), START)
+    rig.arp.sent.clear()
+    assert _run(rig.agent("10.0.0.5/24/eth0"), REANNOUNCE).outcome is Outcome.OK
+    assert len(rig.arp.sent) == 1
 
 
 def test_arp_count_zero_and_loopback_send_nothing(rig: Rig) -> None:

@@ -236,3 +236,27 @@ def test_legacy_ocf_reads_its_params_file(tmp_path: Path) -> None:
     assert isinstance(step, Command)
     assert (step.env["OCF_RESKEY_ip"], step.env["OCF_RESKEY_cidr_netmask"]) == ("10.0.0.5", "24")
     assert step.env["OCF_RESOURCE_INSTANCE"] == "web"
+
+
+def test_ocf_ipaddr2_reannounce_runs_its_arp_refresh(tmp_path: Path) -> None:
+    """IPaddr2's monitor re-sends its ARP when arp_count_refresh > 0: the start's count."""
+    write_script(tmp_path / "ocf" / "resource.d" / "heartbeat" / "IPaddr2", "exit 0\n")
+    paths = AgentPaths(tmp_path / "conf", ocf_root=tmp_path / "ocf", ha_rsctmp=tmp_path / "rsc")
+    request = OpRequest("reannounce", 0.0, 20.0)
+    for params, count in (({"ip": "10.0.0.5"}, "5"), ({"ip": "10.0.0.5", "arp_count": "3"}, "3")):
+        agent = OcfAgent("heartbeat", "IPaddr2", "vip", params, paths)
+        reply, steps = drive(agent.execute(request), lambda c: Completed(0))
+        assert reply.outcome is Outcome.OK
+        (step,) = steps
+        assert isinstance(step, Command) and step.argv[1:] == ("monitor",)
+        assert step.env["OCF_RESKEY_arp_count_refresh"] == count
+        assert step.env["OCF_RESKEY_CRM_meta_name"] == "monitor"
+        assert step.env["OCF_RESKEY_CRM_meta_interval"] == "0"
+    reply, _ = drive(agent.execute(request), lambda c: Completed(7))
+    assert reply.outcome is Outcome.NOT_RUNNING
+
+
+def test_ocf_agents_without_an_arp_refresh_cannot_reannounce(tmp_path: Path) -> None:
+    agent = OcfAgent("acme", "vip", "x", {}, _ocf_paths(tmp_path))
+    reply, steps = drive(agent.execute(OpRequest("reannounce", 0.0, 20.0)), lambda c: Completed(0))
+    assert reply.outcome is Outcome.UNIMPLEMENTED and steps == []

@@ -14,7 +14,7 @@ from cluster.crmd.agents.ipaddr import IpAddressAgent, IpSpec, find_interface, p
 from cluster.crmd.agents.netlink import Address, Link
 from cluster.crmd.agents.ocf import OcfAgent, parse_params_file
 from cluster.crmd.agents.protocol import AgentPaths
-from cluster.crmd.agents.registry import make_agent
+from cluster.crmd.agents.registry import announces, make_agent
 from cluster.crmd.agents.script import ScriptAgent
 
 from .agentkit import FakeNetlink, RecordingArp
@@ -167,3 +167,12 @@ def test_registry_picks_the_family(tmp_path: Path) -> None:
         assert agent.program == Path("/usr/lib/ocf/resource.d/heartbeat/IPaddr2")
     finally:
         loop.close()
+
+
+def test_registry_says_which_agents_announce_an_address() -> None:
+    yes = ("10.0.0.5", "IPaddr::10.0.0.5/24/eth0", "IPaddr2::10.0.0.5/24/eth0:web",
+           "ocf:heartbeat:IPaddr2::ip=10.0.0.5", "OCF::IPaddr2::web")
+    no = ("httpd", "Filesystem::/dev/sdb1::/srv", "ocf:heartbeat:apache", "OCF::apache::web",
+          "ocf:acme:IPaddr2::ip=10.0.0.5")
+    assert [announces(parse_resource(t)) for t in yes] == [True] * len(yes)
+    assert [announces(parse_resource(t)) for t in no] == [False] * len(no)

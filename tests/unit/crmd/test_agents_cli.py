@@ -37,6 +37,8 @@ def test_cli_exit_status_follows_the_outcome(tmp_path: Path) -> None:
     assert _cli(tmp_path, "svc", "stop").returncode == 0
     done = _cli(tmp_path, "missing", "start")
     assert done.returncode == 1 and "not installed" in done.stdout
+    done = _cli(tmp_path, "svc", "reannounce")
+    assert done.returncode == 2 and "announces no address" in done.stderr
 
 
 def test_cli_rejects_a_bad_token(tmp_path: Path) -> None:

@@ -294,11 +294,17 @@ def test_partition_heal_stops_the_second_copy() -> None:
     sim.form_view(["node1"])
     sim.form_view(["node2"])
     sim.run_until(lambda: sim.holds("node2", GROUP))     # split brain without STONITH
+    assert (VIP, "reannounce") not in sim.executors["node1"].ops
     sim.heal()
     sim.form_view(["node1", "node2"])
-    sim.run_until(lambda: sim.owners() == ["node1"] and sim.owners(HTTPD) == ["node1"])
+    # The keeper tells the LAN again, once node2 has released the address (issue #13).
+    sim.run_until(lambda: (VIP, "reannounce") in sim.executors["node1"].ops)
+    assert sim.owners() == ["node1"] and sim.owners(HTTPD) == ["node1"]
     sim.run_for(3.0)
     assert sim.owners() == ["node1"]
+    assert sim.executors["node1"].ops.count((VIP, "reannounce")) == 1
+    assert (HTTPD, "reannounce") not in sim.executors["node1"].ops      # not an address
+    assert all(action != "reannounce" for _, action in sim.executors["node2"].ops)
 
 
 def test_a_restarted_crmd_adopts_running_groups_without_restarting_them() -> None:

@@ -290,3 +290,23 @@ def test_impossible_edges_raise() -> None:
     group.state = GroupState.STOPPED
     with pytest.raises(RuntimeError, match="impossible transition stopped -> started"):
         group._enter(GroupState.STARTED, "test", [])
+
+
+def test_reprobe_of_a_started_group_starts_only_what_died() -> None:
+    """Leaving maintenance mode: resource 2 was killed; 0 and 1 are left alone."""
+    d = Driver()
+    d.probe(ok)
+    d.drain(d.local.reprobe("leaving maintenance mode"),
+            lambda op: NOT_RUNNING if op.index == 2 and op.action == "probe" else OK)
+    assert d.ops == [(G, 0, "probe"), (G, 1, "probe"), (G, 2, "probe"), (G, 2, "start")]
+    assert d.states() == [GroupState.UNKNOWN, GroupState.FAILED, GroupState.STARTING,
+                          GroupState.STARTED]
+    assert d.local.status(G).fail_count == 0
+
+
+def test_reprobe_of_a_stopped_group_only_probes() -> None:
+    d = Driver()
+    d.probe()
+    d.drain(d.local.reprobe("refresh"), lambda op: NOT_RUNNING)
+    assert [op[2] for op in d.ops] == ["probe"] * 3
+    assert d.local.status(G).state is GroupState.STOPPED

@@ -268,3 +268,21 @@ def test_any_arrangement_either_parses_or_names_a_line(lines: list[str]) -> None
     except ConfigError as err:
         assert err.path == PATH
         assert err.line is not None and 1 <= err.line <= len(lines)
+
+
+@pytest.mark.parametrize(("words", "mode"), [
+    ("1h", ""), ("1h summary", ""), ("1h observe_detail", "observe_detail"),
+    ("1h ignore_summary", "ignore_summary"), ("1h strict", "strict"),
+])  # fmt: skip
+def test_alertevery_options_are_mons(words: str, mode: str) -> None:
+    text = f"watch h\n service s\n  interval 1s\n  monitor icmp\n  period\n   alertevery {words}\n"
+    spec = parse(text, "mon.cf").services[0].periods[0]
+    assert (spec.alertevery, spec.alertevery_mode) == (3600.0, mode)
+
+
+def test_alertafter_that_can_never_alert_is_refused_like_mon_does() -> None:
+    text = ("watch h\n service s\n  interval 10s\n  monitor icmp\n  period\n"
+            "   alert mail a@b\n   alertafter 4 30s\n")  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "mon.cf")
+    assert str(caught.value).startswith("mon.cf:7: alertafter 4 30s can never alert")

@@ -150,13 +150,13 @@ def test_alerts_status_downtime_and_clean_stop(daemon: Daemon, tmp_path: Path) -
     assert "service local/flag: failed -> ok" in log
 
 
-def test_a_mail_that_cannot_be_sent_is_retried_until_it_is(tmp_path: Path, run_dir: Path) -> None:
-    port = free_port()
+def _down_service(tmp_path: Path) -> str:
+    """A mon.cf with one service whose monitor always fails; alertevery 1h."""
     mondir = tmp_path / "mon.d"
     mondir.mkdir()
     (mondir / "down.monitor").write_text("#!/bin/sh\necho $@\nexit 1\n")
     (mondir / "down.monitor").chmod(0o755)
-    (tmp_path / "mon.cf").write_text(f"""\
+    return f"""\
 mondir = {mondir}
 
 watch 127.0.0.1
@@ -166,12 +166,22 @@ watch 127.0.0.1
         period
             alert mail ops@example.org
             alertevery 1h
-""")
-    argv = [sys.executable, "-m", "cluster.mon", "-f", str(tmp_path / "mon.cf"),
-            "--run-dir", str(run_dir), "--log-dir", str(tmp_path),
-            "--smtp-server", "127.0.0.1", "--smtp-port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+"""
+
+
+def _spawn(path: Path, run_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """cluster-mon on `path`, logging next to it, mailing to 127.0.0.1:`port`."""
+    argv = [sys.executable, "-m", "cluster.mon", "-f", str(path), "--run-dir", str(run_dir),
+            "--log-dir", str(path.parent), "--smtp-server", "127.0.0.1",
+            "--smtp-port", str(port)]  # fmt: skip
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def test_a_mail_that_cannot_be_sent_is_retried_until_it_is(tmp_path: Path, run_dir: Path) -> None:
+    port = free_port()
+    (tmp_path / "mon.cf").write_text(_down_service(tmp_path))
+    proc = _spawn(tmp_path / "mon.cf", run_dir, port)
     try:
         def retrying() -> bool:
             result = status(run_dir)
@@ -197,3 +207,45 @@ watch 127.0.0.1
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def _has(result: MonStatusResult | None, name: str, runs: int = 0) -> bool:
+    return result is not None and any(s.service == name and s.runs >= runs
+                                      for s in result.services)  # fmt: skip
+
+
+def test_sighup_checks_mon_cf_first_and_applies_only_a_good_one(tmp_path: Path,
+                                                               run_dir: Path) -> None:
+    path = tmp_path / "mon.cf"
+    down = _down_service(tmp_path)
+    log = tmp_path / "mon.log"
+    with smtp_sink() as (port, messages):
+        path.write_text(down)
+        proc = _spawn(path, run_dir, port)
+        try:
+            wait(lambda: messages)
+            # A bad file: logged with file:line, nothing changes.
+            path.write_text(down + "    service more\n        interval often\n")
+            proc.send_signal(signal.SIGHUP)
+            wait(lambda: "keeping the running configuration" in log.read_text())
+            assert f"{path}:11: bad time value 'often'" in log.read_text()
+            before = status(run_dir)
+            assert before is not None and [s.service for s in before.services] == ["down"]
+            runs = before.services[0].runs
+            wait(lambda: _has(status(run_dir), "down", runs + 2))
+            # A good one: the unchanged service keeps its state (no new alert
+            # within alertevery 1h), the new one starts.
+            path.write_text(down + "    service up\n        interval 1s\n"
+                                   "        monitor tcp -p 1\n")  # fmt: skip
+            proc.send_signal(signal.SIGHUP)
+            wait(lambda: _has(status(run_dir), "up", 1))
+            after = status(run_dir)
+            assert after is not None
+            kept = next(s for s in after.services if s.service == "down")
+            assert kept.status == "failed" and kept.alerts_sent == 1 and kept.runs >= runs
+            wait(lambda: _has(status(run_dir), "down", kept.runs + 2))
+            assert len(messages) == 1, [m["Subject"] for m in messages]
+            assert f"SIGHUP: reloaded {path}: 2 services" in log.read_text()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
