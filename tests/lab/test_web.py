@@ -227,6 +227,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _node_state(page, "node1", "online")
     _node_state(page, "node2", "online")
     _group_on(page, "node1")
+    assert "null" not in page.inner_text("#summary")
     page.wait_for_selector("#stonith-box:not([hidden]) #stonith td code")
 
     phase("node1: standby, online, take over (confirmed; take over relayed to node1)")
@@ -284,10 +285,10 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     denied = ro.fetch("/api/action", "POST", {"action": "standby", "node": "node1"})
     assert denied["status"] == 403, denied
 
-    phase('the phone layout never scrolls sideways')
-    # the phone layout never scrolls sideways
+    phase('the phone layout (in the dark scheme) never scrolls sideways')
+    # the phone layout (in the dark scheme) never scrolls sideways
     phone = Watched(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
-                    has_touch=True, device_scale_factor=2)
+                    has_touch=True, device_scale_factor=2, color_scheme="dark")
     phone.login(base, operator)
     for view in ("overview", "hosts", "timeline", "logs"):
         phone.page.evaluate("v => { location.hash = '#' + v; }", view)

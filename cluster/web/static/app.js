@@ -183,14 +183,14 @@ function renderCluster() {
   renderBanner();
   const c = state.cluster;
   if (!c) return;
-  $("#summary").replaceChildren(
+  $("#summary").replaceChildren(...[
     badge(c.quorate ? "quorate" : "no quorum", c.quorate ? "ok" : "bad"),
     c.maintenance ? badge("maintenance", "warn maintenance") : null,
     badge(`DC ${c.dc ?? "none"}`, "plain"),
     badge(`instance ${c.instance ?? "–"}`, "plain"),
     badge(`${c.members.length}/${c.nodes.length} nodes`, "plain"),
     c.stonith ? badge("STONITH on", "plain") : null,
-  );
+  ].filter(Boolean));
   const may = state.session?.may_act;
   $("#cluster-bar").replaceChildren(...(may ? [c.maintenance
     ? el("button", { "data-action": "maintenance-off", onclick: () => act("maintenance-off") }, "Leave maintenance mode")
