@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -90,16 +90,20 @@ class WebApp:
     async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
-        response.headers["Content-Security-Policy"] = _CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if self.secure:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        except web.HTTPException as exc:     # 404s and the like: the same headers
+            self._secure(exc.headers)
+            raise
+        self._secure(response.headers)
         return response
+
+    def _secure(self, headers: MutableMapping[str, str]) -> None:
+        headers["Content-Security-Policy"] = _CSP
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if self.secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
 
     @web.middleware
     async def _origin(self, request: web.Request, handler: Handler) -> web.StreamResponse:
