@@ -9,8 +9,8 @@ read-only group, are created for the test and removed afterwards.
 One test, in order: log in; both nodes and the group on node1 show; standby
 node1 (confirmed in the dialog), online again, take over (confirmed); move
 the group there and back and clear the move; a killed web server's failed
-monitor shows and "Clean up" clears it; maintenance mode on and off;
-/metrics passes ``promtool
+monitor shows and "Clean up" clears it; maintenance mode on and off; the
+logs view shows crmd's lines through a filter; /metrics passes ``promtool
 check metrics``; a POST without the CSRF token gets 403; the read-only user
 sees no action button and its POST gets 403; at a 390 px phone viewport no
 view scrolls sideways; the daemon's CPU with a page open and the page's
@@ -274,6 +274,18 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     page.click("#cluster-bar button[data-action=maintenance-off]")
     page.wait_for_selector("#summary .maintenance", state="detached")
     _group_on(page, "node1")
+
+    phase("the logs view: crmd's lines, filtered")
+    # the logs view: crmd's lines, filtered
+    page.evaluate("location.hash = '#logs'")
+    page.select_option("#log-daemon", "crmd")
+    page.fill("#log-filter", "standby")
+    page.wait_for_function("""() => {
+        const lines = [...document.querySelectorAll('#logs div')];
+        return lines.length > 0 &&
+            lines.every(l => l.textContent.toLowerCase().includes('standby'));
+    }""")
+    page.evaluate("location.hash = '#overview'")
 
     phase('/metrics is valid Prometheus text')
     # /metrics is valid Prometheus text
