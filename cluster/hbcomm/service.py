@@ -198,8 +198,8 @@ class HbcommService:
         self.counters[f"bad_{kind.lower()}"] += 1
         self.counters["bad_total"] += 1
         if self._bad_log.allow():
-            what = {"BadSignature": "bad signature", "TooLarge": "too large"}.get(kind,
-                                                                                 "malformed")
+            what = {"BadSignature": "bad signature", "TooLarge": "too large",
+                    "UnsupportedVersion": "unsupported version"}.get(kind, "malformed")
             hint = (" (is authkeys the same on every node?)"
                     if kind == "BadSignature" else "")
             log.warning("dropped bad packet on %s %s: %s: %s%s; %d bad packet(s) so far",
