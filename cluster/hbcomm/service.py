@@ -338,7 +338,10 @@ class HbcommService:
         deadline = min(next_status, self.channel.next_deadline(),
                        self.liveness.next_deadline())
         if self._timer is not None:
-            if self._timer.when == deadline and not self._timer.cancelled:
+            # A timer due no later is kept: firing early only recomputes, while
+            # re-arming on every heartbeat (the deadlines move later) would cost
+            # a timer and a heap push per packet.
+            if self._timer.when <= deadline and not self._timer.cancelled:
                 return
             self._timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)
