@@ -335,8 +335,7 @@ class HbcommService:
     # -- timers -----------------------------------------------------------------
     def _wake(self) -> None:
         next_status = float("inf") if self._stopping else self._next_status
-        deadline = min(next_status, self.channel.next_deadline(),
-                       self.liveness.next_deadline())
+        deadline = min(next_status, self.channel.next_deadline(), self.liveness.due())
         if self._timer is not None:
             # A timer due no later is kept: firing early only recomputes, while
             # re-arming on every heartbeat (the deadlines move later) would cost
