@@ -153,6 +153,8 @@ class _Out:
     events: list[PeerEvent] = field(default_factory=list)
 
     def output(self) -> PeerOutput:
+        if not (self.delivered or self.send or self.events):
+            return _NOTHING  # the routine tick: nothing to build
         return PeerOutput(tuple(self.delivered), tuple(self.send), tuple(self.events))
 
     def receipt(self, disposition: Disposition, heartbeat: bool = False) -> Receipt:
@@ -163,6 +165,7 @@ class _Out:
 
 
 _PLAIN = {(d, beat): Receipt(d, beat) for d in Disposition for beat in (False, True)}
+_NOTHING = PeerOutput()
 
 
 @dataclass(slots=True)
