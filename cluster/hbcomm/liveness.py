@@ -211,6 +211,7 @@ class Liveness:
         self._local = local_node
         self._start = now
         self._comm_up = False
+        self._due: float | None = None  # see due(); None: to be recomputed
         self._nodes: dict[str, _Node] = {}
         link_names = tuple(links)
         for name in (*nodes, local_node):
@@ -281,6 +282,18 @@ class Liveness:
                                              node.grace_until))
         return deadline
 
+    def due(self) -> float:
+        """A time no later than :meth:`next_deadline`, cheap enough for every packet.
+
+        It is recomputed only once it has passed or after something that could
+        bring a deadline forward (a node or link coming up, a new deadtime, comm
+        up); a routine heartbeat only moves deadlines later, so it keeps the old
+        bound.  A shell waking at ``due()`` may find :meth:`tick` has nothing to do.
+        """
+        if self._due is None:
+            self._due = self.next_deadline()
+        return self._due
+
     # -- inputs ---------------------------------------------------------------------
 
     def heard(self, node: str, link: str, now: float, is_heartbeat: bool, *,
@@ -303,14 +316,16 @@ class Liveness:
         channel.last_heard = now
         if not channel.up:
             channel.up = True
+            self._due = None
             events.append(LinkUp(node, link))
         found.grace_given = False
         if not found.local:
             found.last_heard = now
             if is_heartbeat:
                 found.last_heartbeat = now
-                if deadtime is not None:
+                if deadtime is not None and deadtime != found.deadtime:
                     found.deadtime = deadtime
+                    self._due = None
                 if interval is not None and interval > self._config.warntime:
                     events.append(NodeLate(node, interval))
                 target = _P if found.ping else _ST.get(status or "up", _U)
@@ -335,6 +350,7 @@ class Liveness:
         node ``min(duration, keepalive)`` from now to be heard, once per silence
         (a pause that ends before a node's deadline leaves it alone)."""
         grace = now + min(duration, self._config.keepalive)
+        self._due = None
         for node in self._nodes.values():
             if node.grace_given or grace <= self._reference(node) + self._threshold(node):
                 continue
@@ -345,6 +361,7 @@ class Liveness:
         """Our own medium ``link`` failed and was closed: nothing can be heard on
         it, so it is dead for every node now rather than at its deadline."""
         events: list[LivenessEvent] = []
+        self._due = None
         for name, node in self._nodes.items():
             found = node.links.get(link)
             if found is not None and found.up:
@@ -377,6 +394,9 @@ class Liveness:
         return all(n.local or n.status is not NodeStatus.INIT for n in self._nodes.values())
 
     def _expire(self, now: float, events: list[LivenessEvent]) -> None:
+        if self._due is not None and now < self._due:
+            return  # nothing can be due yet: the routine heartbeat skips the walk
+        self._due = None
         for name, node in self._nodes.items():
             threshold = self._threshold(node)
             if now < node.grace_until:
@@ -397,6 +417,7 @@ class Liveness:
         if self._comm_up or not self._settled():
             return False
         self._comm_up = True
+        self._due = None
         self._nodes[self._local].status = NodeStatus.ACTIVE
         events.append(CommUp())
         return True
@@ -409,6 +430,7 @@ class Liveness:
         if (previous, target) not in _NODE_EDGES:
             raise AssertionError(f"node {name}: impossible edge {previous.value} -> {target.value}")
         node.status = target
+        self._due = None
         if target is NodeStatus.DEAD:
             node.last_heartbeat = None  # the next heartbeat starts a new series, not "late"
             events.append(NodeDead(name, silent_for))

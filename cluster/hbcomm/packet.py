@@ -29,6 +29,26 @@ elements to the end of the body and fields with defaults to a payload: a
 newer sender's extras are ignored, an older sender's missing fields take
 their defaults.  A new packet type needs a new major.
 
+The routine heartbeat (a ``status`` to everyone) has a fixed layout of its
+own, so the path that runs every keepalive on every node never builds a
+msgpack map (integers big-endian; ``Q`` 8 bytes, ``d`` an IEEE double)::
+
+    offset   size  field
+    0        3     magic b"CHS"
+    3        1     protocol major = 2, as above
+    4        1     protocol minor = 0 (a newer minor may append fields after src)
+    5        1     st: 0 up, 1 active, 2 dead
+    6        8 Q   gen
+    14       8 d   ts
+    22       8 Q   dt (ms)
+    30       8 Q   keepalive (ms)
+    38       8 d   uptime (s)
+    46       8 Q   hiseq
+    54       8 Q   unacked
+    62       1     length L of src
+    63       L     src, UTF-8
+    63+L     D+2   digest, key index, method code as above
+
 The digest covers header + body + key index + method code, i.e. every byte
 except the digest itself, so a flipped index or method byte fails too. md5,
 sha1 and sha256 are HMACs keyed with the authkeys secret; crc is CRC-32 of
@@ -66,9 +86,9 @@ persisted by the shell and bumped at every start (reference 4.6).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 import math
+import struct
 import zlib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -112,8 +132,12 @@ _MAX_UINT: Final = 2**64 - 1
 _MAX_NAME: Final = 255
 _METHODS: Final = MappingProxyType({"crc": 0, "md5": 1, "sha1": 2, "sha256": 3})
 _DIGEST_SIZE: Final = MappingProxyType({0: 4, 1: 16, 2: 20, 3: 32})
-_HASHES: Final = MappingProxyType({1: hashlib.md5, 2: hashlib.sha1, 3: hashlib.sha256})
+_HASHES: Final = MappingProxyType({1: "md5", 2: "sha1", 3: "sha256"})
 _STATES: Final = frozenset({"up", "active", "dead"})
+_STATUS_MAGIC: Final = b"CHS"
+_STATUS: Final = struct.Struct("!3sBBBQdQQdQQB")
+_STATE_CODES: Final = MappingProxyType({"up": 0, "active": 1, "dead": 2})
+_STATE_NAMES: Final = ("up", "active", "dead")
 
 
 class PacketError(Exception):
@@ -312,7 +336,7 @@ class Packet:
 def _digest(code: int, secret: bytes, data: bytes) -> bytes:
     if code == 0:
         return zlib.crc32(data).to_bytes(4, "big")
-    return hmac.new(secret, data, _HASHES[code]).digest()
+    return hmac.digest(secret, data, _HASHES[code])
 
 
 def _payload_to_wire(payload: Payload) -> dict[str, object]:
@@ -331,13 +355,19 @@ def encode(packet: Packet, keys: AuthKeys) -> bytes:
         raise BadSignature(f"active key {key.index} uses unsupported method {key.method!r}")
     if not 0 <= key.index <= 255:
         raise BadSignature(f"key index {key.index} does not fit in one byte")
-    body: bytes = msgpack.packb(
-        [packet.src, packet.gen, packet.seq, packet.type, packet.dest,
-         _payload_to_wire(packet.payload), packet.ts],
-        use_bin_type=True,
-    )
-    tail = bytes([key.index, code])
-    signed = _HEADER + body
+    payload = packet.payload
+    src = packet.src.encode()
+    if type(payload) is Status and packet.dest is None and len(src) <= _MAX_NAME:
+        signed = _STATUS.pack(_STATUS_MAGIC, MAJOR, MINOR, _STATE_CODES[payload.st],
+                              packet.gen, packet.ts, payload.dt, payload.keepalive,
+                              payload.uptime, payload.hiseq, payload.unacked, len(src)) + src
+    else:
+        signed = _HEADER + msgpack.packb(
+            [packet.src, packet.gen, packet.seq, packet.type, packet.dest,
+             _payload_to_wire(payload), packet.ts],
+            use_bin_type=True,
+        )
+    tail = bytes((key.index, code))
     raw = signed + _digest(code, key.secret, signed + tail) + tail
     if len(raw) > MAX_DATAGRAM:
         raise TooLarge(
@@ -349,21 +379,27 @@ def encode(packet: Packet, keys: AuthKeys) -> bytes:
 
 def decode(raw: bytes, keys: AuthKeys) -> Packet:
     """Verify and parse one datagram; raises only :class:`PacketError` subclasses."""
-    if not isinstance(raw, bytes | bytearray | memoryview):
-        raise Malformed(f"expected bytes, got {type(raw).__name__}")
-    raw = bytes(raw)
+    if type(raw) is not bytes:
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise Malformed(f"expected bytes, got {type(raw).__name__}")
+        raw = bytes(raw)
     if len(raw) > MAX_DATAGRAM:
         raise TooLarge(f"datagram of {len(raw)} bytes exceeds MAX_DATAGRAM={MAX_DATAGRAM}")
     if len(raw) < len(_HEADER) + 2:
         raise Malformed(f"truncated: {len(raw)} bytes")
-    if raw[:3] != MAGIC:
+    magic = raw[:3]
+    if magic == _STATUS_MAGIC:
+        start = _STATUS.size
+    elif magic == MAGIC:
+        start = len(_HEADER)
+    else:
         raise Malformed("bad magic: not an hbcomm packet")
     index, code = raw[-2], raw[-1]
     size = _DIGEST_SIZE.get(code)
     if size is None:
         raise BadSignature(f"unknown auth method code {code}")
     end = len(raw) - 2 - size
-    if end <= len(_HEADER):
+    if end <= start:
         raise Malformed(f"truncated: {len(raw)} bytes")
     key = keys.keys.get(index)
     if key is None:
@@ -375,13 +411,41 @@ def decode(raw: bytes, keys: AuthKeys) -> Packet:
         raise BadSignature(f"digest mismatch (key {index}, {key.method})")
     major, minor = raw[3], raw[4]
     if major != MAJOR:
-        start = 4 if major == 1 else len(_HEADER)
-        raise VersionMismatch(_sender(raw[start:end]), major, 0 if major == 1 else minor)
-    return _parse_body(raw[len(_HEADER):end], minor)
+        raise VersionMismatch(_sender(raw, magic, major, end), major,
+                              0 if magic == MAGIC and major == 1 else minor)
+    if magic == _STATUS_MAGIC:
+        return _parse_status(raw, end)
+    return _parse_body(raw[start:end], minor)
 
 
-def _sender(body: bytes) -> str | None:
-    """The first element of a msgpack array (every major's sender name), if readable."""
+def _parse_status(raw: bytes, end: int) -> Packet:
+    """The fixed heartbeat layout; ``raw[:end]`` is verified (header included)."""
+    (_magic, _major, minor, st, gen, ts, dt, keepalive, uptime, hiseq, unacked,
+     length) = _STATUS.unpack_from(raw)
+    src_end = _STATUS.size + length
+    if src_end > end or (src_end < end and minor <= MINOR):
+        raise Malformed(f"status body of {end} bytes does not match its src length {length}")
+    if st >= len(_STATE_NAMES):
+        raise Malformed(f"unknown status code {st}")
+    try:
+        src = raw[_STATUS.size:src_end].decode()
+    except UnicodeDecodeError:
+        raise Malformed("src is not valid UTF-8") from None
+    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts, payload=Status(
+        st=_STATE_NAMES[st], dt=dt, keepalive=keepalive, uptime=uptime, hiseq=hiseq,
+        unacked=unacked))
+
+
+def _sender(raw: bytes, magic: bytes, major: int, end: int) -> str | None:
+    """The sender's name in a verified packet of another major, if readable: every
+    major keeps it first in a CHB body (at offset 4 in protocol 1, which had no minor
+    byte) and after its length byte at the end of a CHS header."""
+    if magic == _STATUS_MAGIC:
+        if end <= _STATUS.size:
+            return None
+        name = raw[_STATUS.size:min(end, _STATUS.size + raw[_STATUS.size - 1])]
+        return name.decode(errors="replace") or None
+    body = raw[4 if major == 1 else len(_HEADER):end]
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(body) + 1)
     unpacker.feed(body)
     try:

@@ -1,6 +1,7 @@
 """hbcomm's shell: media, timers and the bus around the sans-I/O cores.
 
-Per datagram: ``packet.decode`` (a bad one is dropped, counted and logged at
+Per datagram: our own (looped back by bcast/mcast) is recognised by its bytes
+and dropped; else ``packet.decode`` (a bad one is dropped, counted and logged at
 a limited rate) → ``Channel.receive`` (sequencing, replay, retransmission)
 → ``Liveness.heard`` (node and link status).  One timer wakes the loop at
 the earliest of the next heartbeat, the next liveness deadline and the next
@@ -82,6 +83,7 @@ log = logging.getLogger(__name__)
 # Room for the header, addressing and signature around a message body.
 _ENVELOPE_ROOM = 1024
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
+_SENT_REMEMBERED = 8  # a routine pass sends one or two; a longer burst just parses the rest
 
 
 def pause_threshold(keepalive: float) -> float:
@@ -145,6 +147,9 @@ class HbcommService:
         self._pause_log = RateLimiter(interval=5.0)
         self._pause_threshold = pause_threshold(ha.keepalive)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
+        # What we sent last: bcast and mcast bring it back, and it would be
+        # verified and parsed only to be ignored as our own.
+        self._sent_recently: deque[bytes] = deque(maxlen=_SENT_REMEMBERED)
         self._timer: Timer | None = None
         self._next_status = now
         self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
@@ -182,6 +187,9 @@ class HbcommService:
             return
         for raw in received:
             self.counters["received"] += 1
+            if raw in self._sent_recently:
+                self.counters["own_looped"] += 1
+                continue
             try:
                 packet = decode(raw, self._keys)
             except PacketError as err:
@@ -322,6 +330,7 @@ class HbcommService:
             except PacketError as err:
                 log.error("cannot send %s packet: %s", packet.type, err)
                 continue
+            self._sent_recently.append(raw)
             for medium in self.media.live:
                 try:
                     medium.send(raw)
@@ -354,10 +363,12 @@ class HbcommService:
     # -- timers -----------------------------------------------------------------
     def _wake(self) -> None:
         next_status = float("inf") if self._stopping else self._next_status
-        deadline = min(next_status, self.channel.next_deadline(),
-                       self.liveness.next_deadline())
+        deadline = min(next_status, self.channel.next_deadline(), self.liveness.due())
         if self._timer is not None:
-            if self._timer.when == deadline and not self._timer.cancelled:
+            # A timer due no later is kept: firing early only recomputes, while
+            # re-arming on every heartbeat (the deadlines move later) would cost
+            # a timer and a heap push per packet.
+            if self._timer.when <= deadline and not self._timer.cancelled:
                 return
             self._timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 import zlib
 
 import msgpack
@@ -93,6 +94,70 @@ def test_wire_layout_matches_the_docstring(method: str) -> None:
     assert msgpack.unpackb(body) == ["alice", 7, 5, "msg", None,
                                      {"mtype": "ccm.join", "body": b"\x00\xffhello"}, 13.0]
     assert sign(body, method, keys.active_key.secret, index=9) == raw
+
+
+def sign_status(fields: bytes, method: str = "sha1", secret: bytes = b"HI!",
+                major: int = 2, minor: int = 0) -> bytes:
+    """An independent writer of the heartbeat's fixed layout."""
+    code, _ = METHODS[method]
+    signed = b"CHS" + bytes([major, minor]) + fields
+    tail = bytes([1, code])
+    return signed + hmac.new(secret, signed + tail, getattr(hashlib, method)).digest() + tail
+
+
+def status_fields(src: bytes = b"alice", st: int = 1) -> bytes:
+    return (bytes([st]) + struct.pack("!QdQQdQQ", 7, 12.5, 30000, 1000, 3.25, 4, 2)
+            + bytes([len(src)]) + src)
+
+
+def test_routine_heartbeat_has_the_fixed_layout_of_the_docstring() -> None:
+    keys = keyring("sha1")
+    raw = encode(sample_packets()[0], keys)
+    assert raw == sign_status(status_fields())
+    assert len(raw) == 63 + len("alice") + 20 + 2
+
+
+def test_a_heartbeat_to_one_node_and_a_long_utf8_name_use_the_general_layout() -> None:
+    keys = keyring("sha1")
+    status = sample_packets()[0]
+    to_bob = Packet(src="alice", gen=7, seq=None, dest="bob", ts=1.0, payload=status.payload)
+    long_name = Packet(src="é" * 200, gen=7, seq=None, dest=None, ts=1.0,
+                       payload=status.payload)
+    for packet in (to_bob, long_name):
+        raw = encode(packet, keys)
+        assert raw[:5] == b"CHB\x02\x00"
+        assert decode(raw, keys) == packet
+
+
+@pytest.mark.parametrize(("major", "minor"), [(1, 0), (3, 3)])
+def test_another_heartbeat_major_is_refused_naming_the_sender(major: int, minor: int) -> None:
+    raw = sign_status(status_fields(), major=major, minor=minor)
+    with pytest.raises(VersionMismatch,
+                       match=rf"alice speaks hbcomm protocol {major}\.{minor}, this node 2\.0"):
+        decode(raw, keyring("sha1"))
+
+
+def test_a_newer_heartbeat_minor_is_accepted_and_its_extra_fields_ignored() -> None:
+    raw = sign_status(status_fields() + b"new field", minor=1)
+    assert decode(raw, keyring("sha1")) == sample_packets()[0]
+    same_minor = sign_status(status_fields() + b"new field", minor=0)
+    with pytest.raises(Malformed, match="src length"):
+        decode(same_minor, keyring("sha1"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (status_fields(st=3), "unknown status code 3"),
+        (status_fields(src=b"\xff\xfe"), "not valid UTF-8"),
+        (status_fields()[:-2], "src length"),
+        (status_fields(src=b""), "truncated"),
+    ],
+    ids=["state", "utf8", "short", "empty-src"],
+)
+def test_malformed_heartbeats(fields: bytes, reason: str) -> None:
+    with pytest.raises(Malformed, match=reason):
+        decode(sign_status(fields), keyring("sha1"))
 
 
 def test_receiver_verifies_with_the_key_the_packet_names() -> None:
