@@ -14,7 +14,9 @@ the ``watchdog`` line) the MCP sends WatchdogDisarm with its pid to the
 keeper and waits for the answer (at most :data:`_DISARM_TIMEOUT` s) before
 stopping children; only then may the keeper close the device with the
 magic ``V``.  A killed MCP sends nothing, so its keeper leaves the device
-armed and the node resets (see :mod:`cluster.watchdog.keeper`).
+armed and the node resets (see :mod:`cluster.watchdog.keeper`).  Without a
+watchdog its children run on; the next cluster-mcp for the same run dir
+stops them first (:mod:`cluster.mcp.orphans`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from cluster import __version__
 from cluster.bus import endpoints
 from cluster.bus.client import AsyncClient, BusError
 from cluster.bus.loop import Loop
-from cluster.bus.messages.mcp import ChildrenResult, GetChildren, Reload, ReloadResult
+from cluster.bus.messages.mcp import (
+    ChildrenResult,
+    ChildStateChanged,
+    GetChildren,
+    Reload,
+    ReloadResult,
+)
 from cluster.bus.messages.watchdog import WatchdogDisarm
 from cluster.bus.server import ControlServer, Publisher
 from cluster.common.logs import setup_logging
@@ -45,6 +53,7 @@ from cluster.config.confdir import ClusterConfig, describe, load_config
 from cluster.config.diff import diff_configs
 from cluster.config.errors import ConfigError
 from cluster.mcp.children import child_table
+from cluster.mcp.orphans import RECORD_FILE, record_children, stop_orphans
 from cluster.mcp.reloadcmd import reload_command
 from cluster.mcp.supervisor import Supervisor
 from cluster.runtime.daemon import EXIT_CONFIG
@@ -131,9 +140,14 @@ class MasterControl:
                                     {GetChildren: self._get_children,
                                      Reload: self._reload}, self.started)
         self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,
-                                     lambda event: self.publisher.publish("child", event))
+                                     self._child_changed)
         self._stopping = False
         self._watchdog_client: AsyncClient | None = None
+
+    def _child_changed(self, event: ChildStateChanged) -> None:
+        """Publish it, and keep the record a successor uses if we are killed."""
+        record_children(self.paths.run_dir, self.supervisor.pids())
+        self.publisher.publish("child", event)
 
     def _get_children(self, _msg: GetChildren) -> ChildrenResult:
         return ChildrenResult(node=self.config.local_node, mcp_pid=os.getpid(),
@@ -230,8 +244,9 @@ class MasterControl:
 
 
 def _remove_leftovers(paths: NodePaths) -> None:
-    """Sockets, and the daemons' respawn state (``*.state``): it lives for one run."""
-    for pattern in ("*.ctl", "*.pub", "*.state", PID_FILE):
+    """Sockets, the daemons' respawn state (``*.state``) and the record of
+    children: they live for one run."""
+    for pattern in ("*.ctl", "*.pub", "*.state", PID_FILE, RECORD_FILE):
         for path in paths.run_dir.glob(pattern):
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -277,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              paths.conf_dir)
     for warning in config.warnings:
         log.warning("%s", warning)
+    stop_orphans(paths.run_dir, max(spec.stop_timeout for spec in child_table(config, paths, 0)))
     _remove_leftovers(paths)
     pid_file.write_text(f"{os.getpid()}\n")
     try:

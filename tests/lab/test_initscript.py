@@ -26,6 +26,7 @@ pytestmark = pytest.mark.lab
 
 SCRIPT = Path(__file__).resolve().parents[2] / "contrib" / "init.d" / "heartbeat"
 MCP_TITLE = "cluster: master control process"
+CHILD_TITLES = {"cluster: hbcomm", "cluster: ccm", "cluster: crmd"}
 HA_CF = "keepalive 100ms\ndeadtime 500ms\ninitdead 1\nbcast eth0\nnode solo\n"
 _TIMEOUT = 30.0
 
@@ -92,17 +93,31 @@ def test_lsb_actions_drive_a_real_stack_and_a_bad_reload_changes_nothing(lab: La
 
 
 def test_a_crashed_mcp_is_dead_with_a_pid_file_and_starts_again(lab: Lab) -> None:
+    """kill -9 of cluster-mcp: status says dead (1); its children run on unsupervised
+    (no watchdog here) until the next start, which stops them before it starts one
+    stack of its own: never two hbcomms or crmds on one node."""
     lan = lab.add_lan("lan0")
     node = lab.add_node("solo", [lan])
     node.write_config(ha_cf=HA_CF)
     assert _init(node, "start").returncode == 0
-    mcp = next(pid for pid, title in _stack(node).items() if title == MCP_TITLE)
+    wait_for(lambda: set(_stack(node).values()) >= CHILD_TITLES, _TIMEOUT,
+             message="the stack's daemons started")
+    old = _stack(node)
+    mcp = next(pid for pid, title in old.items() if title == MCP_TITLE)
     os.kill(mcp, signal.SIGKILL)
     wait_for(lambda: mcp not in node.pids(), 10, message="the MCP outlived SIGKILL")
     dead = _init(node, "status")
     assert dead.returncode == 1 and "dead" in dead.stdout
-    wait_for(lambda: not _stack(node), _TIMEOUT, message="children outlived their MCP")
+    orphans = {pid for pid, title in old.items() if title != MCP_TITLE}
+    assert orphans <= set(_stack(node)), "the children were expected to outlive their MCP"
     assert _init(node, "start").returncode == 0
+    wait_for(lambda: set(_stack(node).values()) >= CHILD_TITLES, _TIMEOUT,
+             message="the new stack's daemons started")
+    now = _stack(node)
+    assert not orphans & set(now), f"orphans still running: {orphans & set(now)}"
+    titles = sorted(now.values())
+    assert len(titles) == len(set(titles)), f"two stacks on one node: {titles}"
+    assert "outlived the master control process" in node.daemon_log("mcp")
     assert _init(node, "status").returncode == 0
     assert _init(node, "stop").returncode == 0
     assert _init(node, "status").returncode == 3
