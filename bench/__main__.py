@@ -6,8 +6,10 @@
 Sections: failover (power off node1), graceful (SIGTERM node1's cluster-mcp),
 address (power off node1 when the group is the address alone), false (false
 failovers, idle and with a core busy), idle (CPU and PSS of a whole node),
-membership (join and leave convergence).  All but membership run at keepalive /
-deadtime 10 ms / 30 ms, 100 ms / 500 ms and 1 s / 3 s.  Progress
+membership (join and leave convergence), hbcomm (CPU per heartbeat packet
+on hbcomm's send and receive paths, see bench/hbcomm_cost.py).  failover,
+graceful, address, false and idle run at keepalive / deadtime 10 ms / 30 ms,
+100 ms / 500 ms and 1 s / 3 s.  Progress
 goes to stderr; the report to stdout at the end.  --quick is a smoke test
 (3 runs, 0.5 min, 10 s, 2 and 4 nodes); options given explicitly win.
 Exit status 1 if any measurement failed (its row says why).
@@ -22,12 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bench import failover, false_failovers, idle, membership
+from bench import failover, false_failovers, hbcomm_cost, idle, membership
 from bench.common import SETTINGS, progress, progress_failure
 from bench.failover import Fault
 from bench.report import Table, document
 
-SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership")
+SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership", "hbcomm")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ def run(opts: Options) -> list[Table]:
         tables += _guarded("idle", lambda: [idle.table(SETTINGS, opts.idle_seconds)])
     if "membership" in opts.only:
         tables += _guarded("membership", lambda: [membership.table(opts.sizes, opts.runs)])
+    if "hbcomm" in opts.only:
+        tables += _guarded("hbcomm", lambda: [hbcomm_cost.table()])
     return tables
 
 

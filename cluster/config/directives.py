@@ -91,6 +91,7 @@ _TABLE = (
     Directive("auto_failback", default="legacy"),
     Directive("nice_failback"),
     Directive("watchdog"),
+    Directive("web"),
     Directive("stonith", whole_line=True),
     Directive("stonith_host", whole_line=True),
     Directive("respawn", whole_line=True),

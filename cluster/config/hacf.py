@@ -37,8 +37,10 @@ from cluster.config.commands import RespawnSpec, StonithHost
 from cluster.config.directives import CRM_VALUES, DIRECTIVES
 from cluster.config.errors import ConfigError, located
 from cluster.config.media import Medium, PingNode
+from cluster.config.web import WebListen, parse_web
 
-__all__ = ["HaConfig", "Medium", "PingNode", "RespawnSpec", "StonithHost", "parse_hacf"]
+__all__ = ["HaConfig", "Medium", "PingNode", "RespawnSpec", "StonithHost", "WebListen",
+           "parse_hacf"]
 
 _TIMES = ("keepalive", "deadtime", "warntime", "initdead", "deadping")
 _UNITS = ("ms", "msec", "us", "usec")
@@ -98,6 +100,7 @@ class HaConfig:
     raw: Mapping[str, tuple[str, ...]]
     warnings: tuple[str, ...]
     failure_timeout: float | None = None
+    web: WebListen | None = None
 
     def stonith_hosts_for(self, node: str) -> tuple[StonithHost, ...]:
         """The ``stonith_host`` lines ``node`` uses: its own and the ``*`` ones, in order."""
@@ -130,6 +133,7 @@ class _Parser:
         self.stonith_hosts: list[StonithHost] = []
         self.stonith: tuple[str, str] | None = None
         self.watchdog: str | None = None
+        self.web: WebListen | None = None
         self.scalars: dict[str, str] = {}
         self.raw: dict[str, list[str]] = {}
         self.warnings: list[tuple[int | None, str]] = []
@@ -139,6 +143,7 @@ class _Parser:
             "mcast6": self._medium, "ucast": self._medium, "ucast6": self._medium,
             "serial": self._medium, "ping": self._ping, "ping_group": self._ping,
             "nice_failback": self._nice_failback, "watchdog": self._watchdog,
+            "web": self._web,
             "stonith": self._stonith, "stonith_host": self._stonith_host,
             "respawn": self._respawn, "failfast": self._respawn,
             "crm": self._crm, "pacemaker": self._crm,
@@ -308,6 +313,11 @@ class _Parser:
             raise ValueError(f"watchdog may be given only once (already {self.watchdog})")
         self.watchdog = values.absolute_path(self.one(args), "watchdog device")
 
+    def _web(self, args: list[str], rest: str, line: int) -> None:
+        if self.web is not None:
+            raise ValueError("web may be given only once")
+        self.web = parse_web(args)
+
     # --- compatibility ---------------------------------------------------------------
 
     def _crm(self, args: list[str], rest: str, line: int) -> None:
@@ -365,6 +375,7 @@ class _Parser:
             hopfudge=values.hopfudge(get("hopfudge", "1")), raw=values.FrozenDict(raw),
             warnings=tuple(located(self.path, line, text) for line, text in warnings),
             failure_timeout=self.millis.get("failure_timeout", 0) / 1000 or None,
+            web=self.web,
         )  # fmt: skip
 
     def timing(self) -> tuple[float, float, float, float, float]:

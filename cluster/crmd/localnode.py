@@ -39,14 +39,16 @@ timings (deadtime 500 ms) still see a killed daemon within a second.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
 from cluster.bus.server import Publisher
+from cluster.config.diff import ConfigDiff
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
 from cluster.config.values import format_duration
@@ -64,6 +66,7 @@ from cluster.crmd.transition import (
     MonitorsOff,
     MonitorsOn,
     OpStatus,
+    Retired,
     RunOp,
 )
 
@@ -120,6 +123,8 @@ class LocalNode:
         self.node = node
         self._loop = loop
         self._groups = {g.key: g for g in groups}
+        self._incoming: dict[str, ResourceGroup | None] = {}  # replace retiring groups
+        self._deferred: list[ConfigDiff] = []  # reloads made during maintenance mode
         self._executor = executor
         self._publisher = publisher
         self._send = send
@@ -155,9 +160,7 @@ class LocalNode:
         self.wants = set(memory.wants)
         self.failures = list(memory.failures)
         self._runner.restore_fail_counts(memory.fail_counts)
-        for key in memory.fail_counts:
-            last = max((f.when for f in self.failures if f.group == key), default=time.time())
-            self._arm_expiry(key, last)
+        self._arm_expiries(memory.fail_counts)
         self.boot = memory.boot or uuid.uuid4().hex[:12]
         if memory != RespawnMemory(boot=memory.boot):
             counts = ", ".join(f"{k} {n}" for k, n in sorted(memory.fail_counts.items()))
@@ -201,6 +204,50 @@ class LocalNode:
         self.report_soon()
         self._apply(self._runner.leave())
 
+    def reconfigure(self, diff: ConfigDiff) -> None:
+        """A reload changed haresources: start probing added groups, retire removed and
+        changed ones (stopped with their old resources first); leave the rest alone.
+        In maintenance mode group changes wait until it ends (nothing is stopped or
+        started meanwhile). A new failure_timeout re-arms every fail count's expiry."""
+        if diff.failure_timeout is not None:
+            self._failure_timeout = diff.failure_timeout[1]
+            for timer in self._expiry.values():
+                timer.cancel()
+            self._expiry.clear()
+            self._arm_expiries(k for k in self._runner.keys if self._runner.status(k).fail_count)
+        if not (diff.groups_added or diff.groups_removed or diff.groups_changed):
+            return
+        if self.maintenance:
+            self._deferred.append(dataclasses.replace(diff, failure_timeout=None))
+            log.warning("maintenance-mode: the resource group changes of this reload wait "
+                        "until it ends")
+            return
+        effects: list[Effect] = []
+        for group in diff.groups_added:
+            if group.key in self._groups:  # still retiring from an earlier reload
+                self._incoming[group.key] = group
+                effects += self._runner.replace(group.key, len(group.resources))
+            else:
+                self._groups[group.key] = group
+                effects += self._runner.add(group.key, len(group.resources))
+        for group in diff.groups_removed:
+            self._incoming[group.key] = None
+            effects += self._runner.replace(group.key, None)
+        for _old, group in diff.groups_changed:
+            self._incoming[group.key] = group
+            effects += self._runner.replace(group.key, len(group.resources))
+        self._apply(effects)
+        self.report_soon()
+
+    def _retired(self, key: str) -> None:
+        new = self._incoming.pop(key, None)
+        if new is None:
+            del self._groups[key]
+            log.info("group %s is stopped and no longer in haresources: forgotten", key)
+        else:
+            self._groups[key] = new
+            log.info("group %s is stopped; probing its new resources: %s", key, group_line(new))
+
     def set_maintenance(self, on: bool) -> None:
         """Maintenance mode: no operation at all, monitors paused; leaving it
         probes every group again and starts only what is missing."""
@@ -216,6 +263,9 @@ class LocalNode:
             return
         log.info("maintenance-mode off: probing every group to adopt what runs")
         self._apply(self._runner.reprobe("leaving maintenance mode: probing again"))
+        deferred, self._deferred = self._deferred, []
+        for diff in deferred:
+            self.reconfigure(diff)
         self.report_soon()
 
     # -- inputs -------------------------------------------------------------------------
@@ -264,6 +314,12 @@ class LocalNode:
                 timer.cancel()
         self._apply(self._runner.cleanup(keys, refresh and not self.maintenance))
         self.report_soon()
+
+    def _arm_expiries(self, keys: Iterable[str]) -> None:
+        """Expiry timers for ``keys``' fail counts, from each group's last failure here."""
+        for key in keys:
+            last = max((f.when for f in self.failures if f.group == key), default=time.time())
+            self._arm_expiry(key, last)
 
     def _arm_expiry(self, key: str, last: float) -> None:
         """Forget ``key``'s fail count ``failure_timeout`` after ``last`` (wall clock)."""
@@ -337,6 +393,8 @@ class LocalNode:
                 self._group_changed(effect)
             elif isinstance(effect, Failure):
                 self._record_failure(effect, result)
+            elif isinstance(effect, Retired):
+                self._retired(effect.group)
         if self.leaving and self._runner.settled:
             self._leave_settled()
 

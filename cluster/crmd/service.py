@@ -75,6 +75,7 @@ from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
 from cluster.bus.server import DEFERRED, Responder
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
+from cluster.config.diff import diff_configs
 from cluster.crmd.coordinator import Coordinator
 from cluster.crmd.executor import Executor
 from cluster.crmd.fencing import Fencer, StonithdFencer
@@ -125,6 +126,7 @@ class CrmdService:
                  intents: IntentMemory | None = None) -> None:
         self._ctx = ctx
         self._node = ctx.node
+        self._config = ctx.config
         self._policy = policy_config(ctx.config, DEFAULT_FAILURE_THRESHOLD)
         self._tracker = StateTracker(ctx.node, ctx.config.ha.nodes, ctx.loop.clock())
         self._coordinator = Coordinator()
@@ -176,8 +178,15 @@ class CrmdService:
         self._changed()
 
     def reload(self, config: ClusterConfig) -> None:
-        log.warning("configuration reloaded; crmd keeps the resource groups it started "
-                    "with until it restarts")
+        """haresources and auto_failback live: added groups start, removed ones stop,
+        changed ones restart (see LocalNode.reconfigure); the others are not touched."""
+        diff = diff_configs(self._config, config)
+        self._config = config
+        self._policy = policy_config(config, self._policy.failure_threshold)
+        self.local.reconfigure(diff)
+        log.info("configuration reloaded: %s",
+                 "; ".join(diff.lines("crmd")) or "resource groups unchanged")
+        self._changed()
 
     def close(self) -> None:
         self._tick_timer.cancel()

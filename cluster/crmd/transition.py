@@ -41,6 +41,13 @@ A reprobe keeps a started group's target: when the probe finds only some
 of its resources running (one was killed during maintenance mode), the group
 starts the missing ones and leaves the running ones alone.
 
+Reload (:meth:`LocalGroups.replace`): a group removed from haresources, or
+changed, is *retired*: stopped as it is (its old resources, right to left),
+commands and monitor failures for it ignored meanwhile; once stopped it is
+dropped (:class:`Retired`) and, when changed, created afresh with its new
+resources and probed, so the DC starts it again like any stopped group.  A
+group added by a reload is probed the same way.  Other groups are not touched.
+
 Failures: a failed start or monitor adds one to the group's fail count (a
 *hard* outcome — agent not installed, bad arguments, the environment missing
 such as the interface down — sets it to the threshold at once: this node
@@ -68,6 +75,7 @@ __all__ = [
     "MonitorsOn",
     "OpStatus",
     "ResourceState",
+    "Retired",
     "RunOp",
 ]
 
@@ -120,7 +128,15 @@ class Failure:
     action: str                 # probe | start | stop | monitor
 
 
-Effect = RunOp | MonitorsOn | MonitorsOff | GroupChanged | Failure
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """A retired group is stopped and gone; ``size`` resources replace it (None: none)."""
+
+    group: str
+    size: int | None
+
+
+Effect = RunOp | MonitorsOn | MonitorsOff | GroupChanged | Failure | Retired
 
 _S = GroupState
 _EDGES = frozenset({
@@ -282,6 +298,9 @@ class LocalGroups:
 
     def __init__(self, groups: Sequence[tuple[str, int]], threshold: int) -> None:
         self._groups = {key: _Group(key, size, threshold) for key, size in groups}
+        self._threshold = threshold
+        self._retiring: dict[str, int | None] = {}  # key -> size of its replacement
+        self._stop_tried: set[str] = set()          # retiring groups whose stop we began
         self.leaving = False
 
     @property
@@ -319,7 +338,8 @@ class LocalGroups:
     def command(self, key: str, action: str, instance: int) -> list[Effect]:
         out: list[Effect] = []
         group = self._groups.get(key)
-        if group is None or group.probing or (self.leaving and action != "stop"):
+        if (group is None or group.probing or key in self._retiring
+                or (self.leaving and action != "stop")):
             return out
         if action == "stop":
             group.target, group.stop_first = GroupState.STOPPED, False
@@ -342,15 +362,61 @@ class LocalGroups:
         group = self._groups.get(key)
         if group is not None:
             group.done(index, action, status, out, cause)
+            self._drop_if_retired(key, out)
         return out
 
     def monitor_failed(self, key: str, index: int, status: OpStatus,
                        cause: str = "") -> list[Effect]:
         out: list[Effect] = []
         group = self._groups.get(key)
-        if group is not None and not self.leaving:
+        if group is not None and not self.leaving and key not in self._retiring:
             group.monitor_failed(index, status, out, cause)
         return out
+
+    def add(self, key: str, size: int) -> list[Effect]:
+        """A reload added a group: probe it (the DC places it once it is known)."""
+        if key in self._groups:
+            return self.replace(key, size)
+        out: list[Effect] = []
+        self._groups[key] = _Group(key, size, self._threshold)
+        self._groups[key].step(out)
+        return out
+
+    def replace(self, key: str, size: int | None) -> list[Effect]:
+        """A reload removed (``size`` None) or changed a group: stop it as it is,
+        then drop it, and for a changed one probe its ``size`` new resources."""
+        out: list[Effect] = []
+        group = self._groups.get(key)
+        if group is None:
+            return self.add(key, size) if size is not None else out
+        self._retiring[key] = size
+        self._stop_tried.discard(key)
+        group.target, group.stop_first, group.failed_start = GroupState.STOPPED, False, False
+        self._drop_if_retired(key, out)
+        return out
+
+    def _drop_if_retired(self, key: str, out: list[Effect]) -> None:
+        """Drive a retiring group to stopped (one try: a failed stop stays failed
+        until a cleanup), then drop it and create its replacement."""
+        group = self._groups[key]
+        if key not in self._retiring or group.busy is not None:
+            return
+        if group.probing or group.state is not GroupState.STOPPED:
+            if group.state is GroupState.FAILED and key in self._stop_tried:
+                return
+            if group.probing or group.state is not GroupState.UNKNOWN:
+                self._stop_tried.add(key)
+                group.target, group.stop_first = GroupState.STOPPED, False
+                group.step(out)
+            if group.busy is not None or group.state is not GroupState.STOPPED:
+                return
+        size = self._retiring.pop(key)
+        self._stop_tried.discard(key)
+        del self._groups[key]
+        out.append(Retired(key, size))
+        if size is not None and not self.leaving:
+            self._groups[key] = _Group(key, size, self._threshold)
+            self._groups[key].step(out)
 
     def leave(self) -> list[Effect]:
         """Graceful shutdown: stop every group (all at once, each right to left)."""
@@ -386,6 +452,7 @@ class LocalGroups:
             if group is None:
                 continue
             group.fail_count, group.cause = 0, None
+            self._stop_tried.discard(key)
             if refresh or group.state is GroupState.FAILED:
                 self._reprobe(group, "cleanup: probing again", out)
         return out

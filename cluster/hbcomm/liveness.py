@@ -190,6 +190,7 @@ class _Link:
 @dataclass(slots=True)
 class _Node:
     status: NodeStatus
+    since: float  # when we began to wait for it (start, or the reload that added it)
     ping: bool = False
     local: bool = False
     last_heard: float | None = None
@@ -210,17 +211,39 @@ class Liveness:
         self._local = local_node
         self._start = now
         self._comm_up = False
+        self._due: float | None = None  # see due(); None: to be recomputed
         self._nodes: dict[str, _Node] = {}
         link_names = tuple(links)
         for name in (*nodes, local_node):
-            self._nodes.setdefault(name, _Node(NodeStatus.INIT))
+            self._nodes.setdefault(name, _Node(NodeStatus.INIT, now))
         for name in ping_nodes:
-            self._nodes[name] = _Node(NodeStatus.INIT, ping=True)
+            self._nodes[name] = _Node(NodeStatus.INIT, now, ping=True)
         for name, node in self._nodes.items():
             if name == local_node:
                 node.status, node.local = NodeStatus.UP, True
             if not node.ping:
                 node.links = {link: _Link() for link in link_names}
+
+    def reconfigure(self, config: LivenessConfig, nodes: Iterable[str], now: float, *,
+                    links: Iterable[str], ping_nodes: Iterable[str]) -> None:
+        """A reload: new timers; nodes, ping nodes and links as listed now.
+
+        Nodes and links already known keep their state; a new node waits from
+        ``now`` (deadtime, not initdead, once comm is up); a removed one is
+        forgotten without an event, as if it had never been configured.
+        """
+        self._config = config
+        wanted = {name: False for name in (*nodes, self._local)}
+        wanted.update({name: True for name in ping_nodes})
+        link_names = tuple(links)
+        for name in [n for n, node in self._nodes.items()
+                     if n not in wanted or node.ping != wanted[n]]:
+            del self._nodes[name]
+        for name, ping in wanted.items():
+            node = self._nodes.setdefault(name, _Node(NodeStatus.INIT, now, ping=ping))
+            if ping:
+                continue
+            node.links = {link: node.links.get(link, _Link()) for link in link_names}
 
     # -- queries --------------------------------------------------------------------
 
@@ -259,6 +282,18 @@ class Liveness:
                                              node.grace_until))
         return deadline
 
+    def due(self) -> float:
+        """A time no later than :meth:`next_deadline`, cheap enough for every packet.
+
+        It is recomputed only once it has passed or after something that could
+        bring a deadline forward (a node or link coming up, a new deadtime, comm
+        up); a routine heartbeat only moves deadlines later, so it keeps the old
+        bound.  A shell waking at ``due()`` may find :meth:`tick` has nothing to do.
+        """
+        if self._due is None:
+            self._due = self.next_deadline()
+        return self._due
+
     # -- inputs ---------------------------------------------------------------------
 
     def heard(self, node: str, link: str, now: float, is_heartbeat: bool, *,
@@ -281,14 +316,16 @@ class Liveness:
         channel.last_heard = now
         if not channel.up:
             channel.up = True
+            self._due = None
             events.append(LinkUp(node, link))
         found.grace_given = False
         if not found.local:
             found.last_heard = now
             if is_heartbeat:
                 found.last_heartbeat = now
-                if deadtime is not None:
+                if deadtime is not None and deadtime != found.deadtime:
                     found.deadtime = deadtime
+                    self._due = None
                 if interval is not None and interval > self._config.warntime:
                     events.append(NodeLate(node, interval))
                 target = _P if found.ping else _ST.get(status or "up", _U)
@@ -313,6 +350,7 @@ class Liveness:
         node ``min(duration, keepalive)`` from now to be heard, once per silence
         (a pause that ends before a node's deadline leaves it alone)."""
         grace = now + min(duration, self._config.keepalive)
+        self._due = None
         for node in self._nodes.values():
             if node.grace_given or grace <= self._reference(node) + self._threshold(node):
                 continue
@@ -323,6 +361,7 @@ class Liveness:
         """Our own medium ``link`` failed and was closed: nothing can be heard on
         it, so it is dead for every node now rather than at its deadline."""
         events: list[LivenessEvent] = []
+        self._due = None
         for name, node in self._nodes.items():
             found = node.links.get(link)
             if found is not None and found.up:
@@ -349,12 +388,15 @@ class Liveness:
         return cfg.deadtime
 
     def _reference(self, node: _Node) -> float:
-        return self._start if node.last_heard is None else node.last_heard
+        return node.since if node.last_heard is None else node.last_heard
 
     def _settled(self) -> bool:
         return all(n.local or n.status is not NodeStatus.INIT for n in self._nodes.values())
 
     def _expire(self, now: float, events: list[LivenessEvent]) -> None:
+        if self._due is not None and now < self._due:
+            return  # nothing can be due yet: the routine heartbeat skips the walk
+        self._due = None
         for name, node in self._nodes.items():
             threshold = self._threshold(node)
             if now < node.grace_until:
@@ -375,6 +417,7 @@ class Liveness:
         if self._comm_up or not self._settled():
             return False
         self._comm_up = True
+        self._due = None
         self._nodes[self._local].status = NodeStatus.ACTIVE
         events.append(CommUp())
         return True
@@ -387,6 +430,7 @@ class Liveness:
         if (previous, target) not in _NODE_EDGES:
             raise AssertionError(f"node {name}: impossible edge {previous.value} -> {target.value}")
         node.status = target
+        self._due = None
         if target is NodeStatus.DEAD:
             node.last_heartbeat = None  # the next heartbeat starts a new series, not "late"
             events.append(NodeDead(name, silent_for))

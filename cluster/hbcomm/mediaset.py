@@ -11,6 +11,10 @@ to the new interface and joins its multicast group afresh.  A medium that could
 not be opened at start is retried the same way (unless hbcomm cannot drive its
 kind at all).
 
+A reload (:meth:`MediaSet.replace`) closes the media no longer configured and
+opens the new ones; a medium whose ha.cf line did not change (moving the line
+does not count) is left alone, socket and all.
+
 ``live`` is the list the send path walks; it is replaced, never changed in
 place, so a failure in the middle of a send does not disturb the walk.
 """
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 
 from cluster.bus.loop import Loop, Timer
 from cluster.common.logs import RateLimiter
+from cluster.config.diff import unlined
 from cluster.config.hacf import Medium
 from cluster.hbcomm.backoff import Backoff, BackoffPolicy
 from cluster.hbcomm.media import MediumError, MediumUnsupported, Transport, open_medium
@@ -68,6 +73,7 @@ class MediaSet:
         self._on_readable = on_readable
         self._on_lost = on_lost
         self._counters = counters
+        self._policy = policy
         self._slots = [_Slot(m, backoff=Backoff(policy)) for m in media]
         self.live: list[Transport] = []
 
@@ -75,20 +81,41 @@ class MediaSet:
         """Open every medium; one that fails is retried later. RuntimeError if none opened."""
         now = self._loop.clock()
         for slot in self._slots:
-            try:
-                self._attach(slot, open_medium(slot.config), now)
-            except MediumUnsupported as err:
-                log.error("%s; this medium is not used", err)
-            except (MediumError, OSError) as err:
-                slot.down_since = now
-                retry = self._retry_later(slot, now)
-                slot.report.allow(now)  # this report counts as the medium's first
-                log.error("%s; retrying in %d s, then at growing intervals up to %d s", err,
-                          round(retry - now), round(slot.backoff.policy.limit))
-            else:
-                log.info("heartbeat medium %s up (%s)", slot.label, slot.config.describe())
+            self._open_first(slot, now)
         if not self.live:
             raise RuntimeError("no heartbeat medium could be opened; see the errors above")
+
+    def replace(self, media: Iterable[Medium]) -> None:
+        """A reload: close the media not in ``media``, open the new ones, keep the rest."""
+        now = self._loop.clock()
+        current = {unlined(slot.config): slot for slot in self._slots}
+        slots = []
+        for medium in media:
+            slot = current.pop(unlined(medium), None)
+            if slot is None:
+                slot = _Slot(medium, backoff=Backoff(self._policy))
+                self._open_first(slot, now)
+            slots.append(slot)
+        for slot in current.values():
+            if slot.timer is not None:
+                slot.timer.cancel()
+            self._detach(slot)
+            log.info("heartbeat medium %s removed from ha.cf: closed", slot.label)
+        self._slots = slots
+
+    def _open_first(self, slot: _Slot, now: float) -> None:
+        try:
+            self._attach(slot, open_medium(slot.config), now)
+        except MediumUnsupported as err:
+            log.error("%s; this medium is not used", err)
+        except (MediumError, OSError) as err:
+            slot.down_since = now
+            retry = self._retry_later(slot, now)
+            slot.report.allow(now)  # this report counts as the medium's first
+            log.error("%s; retrying in %d s, then at growing intervals up to %d s", err,
+                      round(retry - now), round(slot.backoff.policy.limit))
+        else:
+            log.info("heartbeat medium %s up (%s)", slot.label, slot.config.describe())
 
     def names(self) -> tuple[str, ...]:
         """Every configured link name, once, in ha.cf order (open or not)."""

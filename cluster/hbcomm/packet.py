@@ -6,15 +6,48 @@ Role: turn a :class:`Packet` into signed bytes (:func:`encode`) and back
 receives back here. ``decode`` raises only :class:`PacketError` subclasses,
 whatever the input.
 
-Wire layout (version 1, all integers unsigned, one byte unless noted)::
+Wire layout (protocol 2.0, all integers unsigned, one byte unless noted)::
 
     offset   size  field
     0        3     magic b"CHB"
-    3        1     version = 1
-    4        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
-    4+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
-    4+N+D    1     key index (authkeys index, 0..15)
-    5+N+D    1     method code (0 crc, 1 md5, 2 sha1, 3 sha256)
+    3        1     major version = 2
+    4        1     minor version = 0
+    5        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
+    5+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
+    5+N+D    1     key index (authkeys index, 0..15)
+    6+N+D    1     method code (0 crc, 1 md5, 2 sha1, 3 sha256)
+
+Versions.  Nodes of one major version form a cluster whatever their minors;
+another major is refused (:class:`VersionMismatch`, which names the sender
+and both versions, so the shell can log it once for that peer).  What no
+major may change: the magic, the major byte at offset 3, the trailer (digest,
+key index, method code, and what the digest covers) and a body that is a
+msgpack array starting with the sender's name; so a refused packet is still
+authenticated before its sender is named.  Protocol 1 (before versions had
+minors) had no minor byte: its body starts at offset 4.  A minor may add
+elements to the end of the body and fields with defaults to a payload: a
+newer sender's extras are ignored, an older sender's missing fields take
+their defaults.  A new packet type needs a new major.
+
+The routine heartbeat (a ``status`` to everyone) has a fixed layout of its
+own, so the path that runs every keepalive on every node never builds a
+msgpack map (integers big-endian; ``Q`` 8 bytes, ``d`` an IEEE double)::
+
+    offset   size  field
+    0        3     magic b"CHS"
+    3        1     protocol major = 2, as above
+    4        1     protocol minor = 0 (a newer minor may append fields after src)
+    5        1     st: 0 up, 1 active, 2 dead
+    6        8 Q   gen
+    14       8 d   ts
+    22       8 Q   dt (ms)
+    30       8 Q   keepalive (ms)
+    38       8 d   uptime (s)
+    46       8 Q   hiseq
+    54       8 Q   unacked
+    62       1     length L of src
+    63       L     src, UTF-8
+    63+L     D+2   digest, key index, method code as above
 
 The digest covers header + body + key index + method code, i.e. every byte
 except the digest itself, so a flipped index or method byte fails too. md5,
@@ -52,9 +85,10 @@ persisted by the shell and bumped at every start (reference 4.6).
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import hmac
 import math
+import struct
 import zlib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -66,9 +100,10 @@ from cluster.config.authkeys import AuthKeys
 
 __all__ = [
     "MAGIC",
+    "MAJOR",
     "MAX_DATAGRAM",
+    "MINOR",
     "SEQUENCED_TYPES",
-    "VERSION",
     "Ack",
     "BadSignature",
     "Malformed",
@@ -81,22 +116,28 @@ __all__ = [
     "Shutdown",
     "Status",
     "TooLarge",
+    "VersionMismatch",
     "decode",
     "encode",
 ]
 
 MAGIC: Final = b"CHB"
-VERSION: Final = 1
+MAJOR: Final = 2
+MINOR: Final = 0
 #: Largest datagram we send or accept: below the 65,507-byte UDP payload limit
 #: with room for IP options and tunnels (reference 4.1: one datagram = one message).
 MAX_DATAGRAM: Final = 60_000
-_HEADER: Final = MAGIC + bytes([VERSION])
+_HEADER: Final = MAGIC + bytes([MAJOR, MINOR])
 _MAX_UINT: Final = 2**64 - 1
 _MAX_NAME: Final = 255
 _METHODS: Final = MappingProxyType({"crc": 0, "md5": 1, "sha1": 2, "sha256": 3})
 _DIGEST_SIZE: Final = MappingProxyType({0: 4, 1: 16, 2: 20, 3: 32})
-_HASHES: Final = MappingProxyType({1: hashlib.md5, 2: hashlib.sha1, 3: hashlib.sha256})
+_HASHES: Final = MappingProxyType({1: "md5", 2: "sha1", 3: "sha256"})
 _STATES: Final = frozenset({"up", "active", "dead"})
+_STATUS_MAGIC: Final = b"CHS"
+_STATUS: Final = struct.Struct("!3sBBBQdQQdQQB")
+_STATE_CODES: Final = MappingProxyType({"up": 0, "active": 1, "dead": 2})
+_STATE_NAMES: Final = ("up", "active", "dead")
 
 
 class PacketError(Exception):
@@ -117,6 +158,18 @@ class BadSignature(PacketError):
 
 class TooLarge(PacketError):
     """Bigger than :data:`MAX_DATAGRAM`."""
+
+
+class VersionMismatch(PacketError):
+    """An authenticated packet of another major protocol version.
+
+    ``peer`` is the sender's name when its body could be read (else None).
+    """
+
+    def __init__(self, peer: str | None, major: int, minor: int) -> None:
+        self.peer, self.major, self.minor = peer, major, minor
+        super().__init__(f"{peer or 'a node'} speaks hbcomm protocol {major}.{minor}, "
+                         f"this node {MAJOR}.{MINOR}")
 
 
 def _uint(where: str, value: object, low: int = 0) -> None:
@@ -283,7 +336,7 @@ class Packet:
 def _digest(code: int, secret: bytes, data: bytes) -> bytes:
     if code == 0:
         return zlib.crc32(data).to_bytes(4, "big")
-    return hmac.new(secret, data, _HASHES[code]).digest()
+    return hmac.digest(secret, data, _HASHES[code])
 
 
 def _payload_to_wire(payload: Payload) -> dict[str, object]:
@@ -302,13 +355,19 @@ def encode(packet: Packet, keys: AuthKeys) -> bytes:
         raise BadSignature(f"active key {key.index} uses unsupported method {key.method!r}")
     if not 0 <= key.index <= 255:
         raise BadSignature(f"key index {key.index} does not fit in one byte")
-    body: bytes = msgpack.packb(
-        [packet.src, packet.gen, packet.seq, packet.type, packet.dest,
-         _payload_to_wire(packet.payload), packet.ts],
-        use_bin_type=True,
-    )
-    tail = bytes([key.index, code])
-    signed = _HEADER + body
+    payload = packet.payload
+    src = packet.src.encode()
+    if type(payload) is Status and packet.dest is None and len(src) <= _MAX_NAME:
+        signed = _STATUS.pack(_STATUS_MAGIC, MAJOR, MINOR, _STATE_CODES[payload.st],
+                              packet.gen, packet.ts, payload.dt, payload.keepalive,
+                              payload.uptime, payload.hiseq, payload.unacked, len(src)) + src
+    else:
+        signed = _HEADER + msgpack.packb(
+            [packet.src, packet.gen, packet.seq, packet.type, packet.dest,
+             _payload_to_wire(payload), packet.ts],
+            use_bin_type=True,
+        )
+    tail = bytes((key.index, code))
     raw = signed + _digest(code, key.secret, signed + tail) + tail
     if len(raw) > MAX_DATAGRAM:
         raise TooLarge(
@@ -320,23 +379,27 @@ def encode(packet: Packet, keys: AuthKeys) -> bytes:
 
 def decode(raw: bytes, keys: AuthKeys) -> Packet:
     """Verify and parse one datagram; raises only :class:`PacketError` subclasses."""
-    if not isinstance(raw, bytes | bytearray | memoryview):
-        raise Malformed(f"expected bytes, got {type(raw).__name__}")
-    raw = bytes(raw)
+    if type(raw) is not bytes:
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise Malformed(f"expected bytes, got {type(raw).__name__}")
+        raw = bytes(raw)
     if len(raw) > MAX_DATAGRAM:
         raise TooLarge(f"datagram of {len(raw)} bytes exceeds MAX_DATAGRAM={MAX_DATAGRAM}")
     if len(raw) < len(_HEADER) + 2:
         raise Malformed(f"truncated: {len(raw)} bytes")
-    if raw[:3] != MAGIC:
+    magic = raw[:3]
+    if magic == _STATUS_MAGIC:
+        start = _STATUS.size
+    elif magic == MAGIC:
+        start = len(_HEADER)
+    else:
         raise Malformed("bad magic: not an hbcomm packet")
-    if raw[3] != VERSION:
-        raise Malformed(f"unsupported version {raw[3]} (we speak {VERSION})")
     index, code = raw[-2], raw[-1]
     size = _DIGEST_SIZE.get(code)
     if size is None:
         raise BadSignature(f"unknown auth method code {code}")
     end = len(raw) - 2 - size
-    if end <= len(_HEADER):
+    if end <= start:
         raise Malformed(f"truncated: {len(raw)} bytes")
     key = keys.keys.get(index)
     if key is None:
@@ -346,24 +409,81 @@ def decode(raw: bytes, keys: AuthKeys) -> Packet:
     expected = _digest(code, key.secret, raw[:end] + raw[-2:])
     if not hmac.compare_digest(expected, raw[end:-2]):
         raise BadSignature(f"digest mismatch (key {index}, {key.method})")
-    return _parse_body(raw[len(_HEADER):end])
+    major, minor = raw[3], raw[4]
+    if major != MAJOR:
+        raise VersionMismatch(_sender(raw, magic, major, end), major,
+                              0 if magic == MAGIC and major == 1 else minor)
+    if magic == _STATUS_MAGIC:
+        return _parse_status(raw, end)
+    return _parse_body(raw[start:end], minor)
 
 
-def _parse_body(body: bytes) -> Packet:
+def _parse_status(raw: bytes, end: int) -> Packet:
+    """The fixed heartbeat layout; ``raw[:end]`` is verified (header included)."""
+    (_magic, _major, minor, st, gen, ts, dt, keepalive, uptime, hiseq, unacked,
+     length) = _STATUS.unpack_from(raw)
+    src_end = _STATUS.size + length
+    if src_end > end or (src_end < end and minor <= MINOR):
+        raise Malformed(f"status body of {end} bytes does not match its src length {length}")
+    if st >= len(_STATE_NAMES):
+        raise Malformed(f"unknown status code {st}")
+    try:
+        src = raw[_STATUS.size:src_end].decode()
+    except UnicodeDecodeError:
+        raise Malformed("src is not valid UTF-8") from None
+    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts, payload=Status(
+        st=_STATE_NAMES[st], dt=dt, keepalive=keepalive, uptime=uptime, hiseq=hiseq,
+        unacked=unacked))
+
+
+def _sender(raw: bytes, magic: bytes, major: int, end: int) -> str | None:
+    """The sender's name in a verified packet of another major, if readable: every
+    major keeps it first in a CHB body (at offset 4 in protocol 1, which had no minor
+    byte) and after its length byte at the end of a CHS header."""
+    if magic == _STATUS_MAGIC:
+        if end <= _STATUS.size:
+            return None
+        name = raw[_STATUS.size:min(end, _STATUS.size + raw[_STATUS.size - 1])]
+        return name.decode(errors="replace") or None
+    body = raw[4 if major == 1 else len(_HEADER):end]
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=len(body) + 1)
+    unpacker.feed(body)
+    try:
+        unpacker.read_array_header()
+        src = unpacker.unpack()
+    except Exception:  # any msgpack error: the name stays unknown
+        return None
+    return src if type(src) is str and 0 < len(src) <= _MAX_NAME else None
+
+
+def _parse_body(body: bytes, minor: int = MINOR) -> Packet:
     try:
         fields = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
     except Exception as exc:  # msgpack raises many kinds; our contract is PacketError only
         raise Malformed(f"body is not msgpack: {type(exc).__name__}") from None
-    if type(fields) is not list or len(fields) != 7:
+    newer = minor > MINOR
+    if type(fields) is not list or not (len(fields) >= 7 if newer else len(fields) == 7):
         raise Malformed("body must be a 7-element array")
-    src, gen, seq, ptype, dest, wire_payload, ts = fields
+    src, gen, seq, ptype, dest, wire_payload, ts = fields[:7]
     cls = _PAYLOADS.get(ptype) if type(ptype) is str else None
     if cls is None:
         raise Malformed(f"unknown packet type {ptype!r:.40}")
-    if type(wire_payload) is not dict or set(wire_payload) != set(cls.__slots__):
+    if type(wire_payload) is not dict or not _fields_fit(cls, set(wire_payload), minor):
         raise Malformed(f"{ptype} payload must have exactly the fields {sorted(cls.__slots__)}")
     # The constructors accept ints for floats; the wire does not (encode writes floats).
     if type(ts) is not float or type(wire_payload.get("uptime", 0.0)) is not float:
         raise Malformed("ts and uptime must be floats on the wire")
-    payload = cls(**wire_payload)
+    known = {name: value for name, value in wire_payload.items() if name in cls.__slots__}
+    payload = cls(**known)
     return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=payload, ts=ts)
+
+
+def _fields_fit(cls: type[Payload], names: set[object], minor: int) -> bool:
+    """Exactly the payload's fields from our minor; from another, every field without
+    a default (an older sender) and maybe more (a newer one)."""
+    slots = set(cls.__slots__)
+    if minor == MINOR:
+        return names == slots
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return required <= names and (minor > MINOR or names <= slots)

@@ -153,11 +153,19 @@ class _Out:
     events: list[PeerEvent] = field(default_factory=list)
 
     def output(self) -> PeerOutput:
+        if not (self.delivered or self.send or self.events):
+            return _NOTHING  # the routine tick: nothing to build
         return PeerOutput(tuple(self.delivered), tuple(self.send), tuple(self.events))
 
     def receipt(self, disposition: Disposition, heartbeat: bool = False) -> Receipt:
+        if not (self.delivered or self.send or self.events):
+            return _PLAIN[disposition, heartbeat]  # the routine heartbeat: nothing to build
         return Receipt(disposition, heartbeat, tuple(self.delivered), tuple(self.send),
                        tuple(self.events))
+
+
+_PLAIN = {(d, beat): Receipt(d, beat) for d in Disposition for beat in (False, True)}
+_NOTHING = PeerOutput()
 
 
 @dataclass(slots=True)

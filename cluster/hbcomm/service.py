@@ -1,6 +1,7 @@
 """hbcomm's shell: media, timers and the bus around the sans-I/O cores.
 
-Per datagram: ``packet.decode`` (a bad one is dropped, counted and logged at
+Per datagram: our own (looped back by bcast/mcast) is recognised by its bytes
+and dropped; else ``packet.decode`` (a bad one is dropped, counted and logged at
 a limited rate) → ``Channel.receive`` (sequencing, replay, retransmission)
 → ``Liveness.heard`` (node and link status).  One timer wakes the loop at
 the earliest of the next heartbeat, the next liveness deadline and the next
@@ -44,6 +45,7 @@ from cluster.bus.messages.hbcomm import (
 from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
+from cluster.config.diff import diff_configs
 from cluster.hbcomm.channel import Channel, ChannelConfig
 from cluster.hbcomm.liveness import (
     CommUp,
@@ -60,12 +62,15 @@ from cluster.hbcomm.liveness import (
 from cluster.hbcomm.media import MediumFailed, Transport
 from cluster.hbcomm.mediaset import MediaSet
 from cluster.hbcomm.packet import (
+    MAJOR,
     MAX_DATAGRAM,
+    MINOR,
     Message,
     Packet,
     PacketError,
     Shutdown,
     Status,
+    VersionMismatch,
     decode,
     encode,
 )
@@ -78,6 +83,7 @@ log = logging.getLogger(__name__)
 # Room for the header, addressing and signature around a message body.
 _ENVELOPE_ROOM = 1024
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
+_SENT_REMEMBERED = 8  # a routine pass sends one or two; a longer burst just parses the rest
 
 
 def pause_threshold(keepalive: float) -> float:
@@ -137,9 +143,13 @@ class HbcommService:
                                  ping_nodes=self._ping_names)
         self.started = now
         self._bad_log = RateLimiter(interval=5.0)
+        self._version_log: dict[str, RateLimiter] = {}
         self._pause_log = RateLimiter(interval=5.0)
         self._pause_threshold = pause_threshold(ha.keepalive)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
+        # What we sent last: bcast and mcast bring it back, and it would be
+        # verified and parsed only to be ignored as our own.
+        self._sent_recently: deque[bytes] = deque(maxlen=_SENT_REMEMBERED)
         self._timer: Timer | None = None
         self._next_status = now
         self._statuses = {node: "init" for node in (*ha.nodes, *self._ping_names)}
@@ -177,6 +187,9 @@ class HbcommService:
             return
         for raw in received:
             self.counters["received"] += 1
+            if raw in self._sent_recently:
+                self.counters["own_looped"] += 1
+                continue
             try:
                 packet = decode(raw, self._keys)
             except PacketError as err:
@@ -197,6 +210,9 @@ class HbcommService:
         kind = type(err).__name__
         self.counters[f"bad_{kind.lower()}"] += 1
         self.counters["bad_total"] += 1
+        if isinstance(err, VersionMismatch):
+            self._version_mismatch(medium, err)
+            return
         if self._bad_log.allow():
             what = {"BadSignature": "bad signature", "TooLarge": "too large"}.get(kind,
                                                                                  "malformed")
@@ -204,6 +220,17 @@ class HbcommService:
                     if kind == "BadSignature" else "")
             log.warning("dropped bad packet on %s %s: %s: %s%s; %d bad packet(s) so far",
                         medium.kind, medium.name, what, err, hint, self.counters["bad_total"])
+
+    def _version_mismatch(self, medium: Transport, err: VersionMismatch) -> None:
+        """Once a minute per peer: a node of another major cannot join this cluster."""
+        peer = err.peer or f"a node on {medium.kind} {medium.name}"
+        limiter = self._version_log.setdefault(peer, RateLimiter(interval=60.0))
+        if limiter.allow():
+            newer = (err.major, err.minor) > (MAJOR, MINOR)
+            log.error("refusing packets from %s: it speaks hbcomm protocol %d.%d, this node "
+                      "%d.%d; nodes of different major versions cannot form a cluster: "
+                      "upgrade %s too (README: upgrading node by node)", peer, err.major,
+                      err.minor, MAJOR, MINOR, "this node" if newer else peer)
 
     def _handle(self, packet: Packet, link: str, now: float) -> None:
         receipt = self.channel.receive(packet, now)
@@ -303,6 +330,7 @@ class HbcommService:
             except PacketError as err:
                 log.error("cannot send %s packet: %s", packet.type, err)
                 continue
+            self._sent_recently.append(raw)
             for medium in self.media.live:
                 try:
                     medium.send(raw)
@@ -335,10 +363,12 @@ class HbcommService:
     # -- timers -----------------------------------------------------------------
     def _wake(self) -> None:
         next_status = float("inf") if self._stopping else self._next_status
-        deadline = min(next_status, self.channel.next_deadline(),
-                       self.liveness.next_deadline())
+        deadline = min(next_status, self.channel.next_deadline(), self.liveness.due())
         if self._timer is not None:
-            if self._timer.when == deadline and not self._timer.cancelled:
+            # A timer due no later is kept: firing early only recomputes, while
+            # re-arming on every heartbeat (the deadlines move later) would cost
+            # a timer and a heap push per packet.
+            if self._timer.when <= deadline and not self._timer.cancelled:
                 return
             self._timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)
@@ -431,9 +461,46 @@ class HbcommService:
         self._loop.call_later(linger, self._ctx.finish)
 
     def reload(self, config: ClusterConfig) -> None:
+        """Apply a new configuration live: keys, timers, media, nodes and ping nodes.
+
+        Keys: every key listed is accepted from now on and ``auth N`` signs
+        (Heartbeat's rotation). A new keepalive or deadtime goes out in a
+        heartbeat at once, so peers judge us by it without waiting.
+        """
+        diff = diff_configs(self._config, config)
         self._apply_config(config)
-        log.info("configuration reloaded: new authentication keys are in use; media and "
-                 "timing changes take effect when hbcomm restarts")
+        ha = config.ha
+        now = self._loop.clock()
+        if diff.media_changed:
+            self.media.replace(ha.media)
+        if diff.ping_added or diff.ping_removed:
+            self._replace_pinger(config)
+        for node in diff.nodes_removed:
+            self._statuses.pop(node, None)
+            self._transmit(self.channel.node_dead(node, now).send)
+        for node in (*diff.nodes_added, *(p.name for p in diff.ping_added)):
+            self._statuses.setdefault(node, "init")
+        for ping in diff.ping_removed:
+            self._statuses.pop(ping.name, None)
+        self.liveness.reconfigure(LivenessConfig.from_haconfig(ha), ha.nodes, now,
+                                  links=self.media.names(), ping_nodes=self._ping_names)
+        self._pause_threshold = pause_threshold(ha.keepalive)
+        if diff.timings:
+            self._next_status = now
+        log.info("configuration reloaded: %s",
+                 "; ".join(diff.lines("hbcomm")) or "nothing changed for hbcomm")
+        self._wake()
+
+    def _replace_pinger(self, config: ClusterConfig) -> None:
+        if self.pinger is not None:
+            self._loop.remove_reader(self.pinger.fileno())
+            self.pinger.close()
+        ping_nodes = config.ha.ping_nodes
+        self._ping_names = tuple(p.name for p in ping_nodes)
+        self.pinger = (Pinger(ping_nodes, self._keys.active_key.secret, self.generation)
+                       if ping_nodes else None)
+        if self.pinger is not None:
+            self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
 
     def close(self) -> None:
         self.media.close()

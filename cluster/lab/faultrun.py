@@ -87,15 +87,17 @@ class Report:
         return "\n".join(lines)
 
 
-class _ClientLoad:
-    """The client's probe, counted as it answers (a reader thread)."""
+class ClientLoad:
+    """The client's probe, counted as it answers (a reader thread); also used by
+    tests that must show a client served throughout (``answers``: who answered)."""
 
-    def __init__(self, site: Site, seconds: float) -> None:
+    def __init__(self, site: Site, seconds: float, interval: float = _CLIENT_INTERVAL) -> None:
         argv = [sys.executable, "-c", CLIENT_PROBE, site.vip, str(HTTP_PORT),
-                str(_CLIENT_INTERVAL), str(seconds)]
+                str(interval), str(seconds)]
         self.proc = site.client.spawn(argv, stdout=subprocess.PIPE)
         self.requests = 0
         self.answered = 0
+        self.answers: set[str] = set()
         self.outages: list[tuple[float, float]] = []   # (first failed, next answered)
         self._failing_since: float | None = None
         self._thread = threading.Thread(target=self._read, name="client-load", daemon=True)
@@ -111,6 +113,7 @@ class _ClientLoad:
                     self._failing_since = float(stamp)
                 continue
             self.answered += 1
+            self.answers.add(who)
             if self._failing_since is not None:
                 self.outages.append((self._failing_since, float(stamp)))
                 self._failing_since = None
@@ -140,7 +143,7 @@ class FaultRun:
         site.start()
         site.audit(up=site.names, holder=site.names[0])
         began = time.monotonic()
-        client = _ClientLoad(site, self.seconds + 2 * _RECOVERY_BOUND)
+        client = ClientLoad(site, self.seconds + 2 * _RECOVERY_BOUND)
         try:
             while time.monotonic() - began < self.seconds:
                 self._one_fault()

@@ -1,8 +1,8 @@
 """The child table: which processes the master control process runs, in order.
 
 One row per child.  The built-in daemons come first in dependency order
-(watchdog, transport, membership, fencing, resources, connectivity), then
-every ``respawn``/``failfast`` line of ha.cf in file order.  Children are
+(watchdog, transport, membership, fencing, resources, connectivity, the web
+dashboard), then every ``respawn``/``failfast`` line of ha.cf in file order.  Children are
 started top to bottom and stopped bottom to top.  A ``respawn`` line naming
 a legacy Heartbeat daemon (``/usr/lib/heartbeat/ipfail``) selects our own
 daemon instead of running that path.
@@ -51,6 +51,8 @@ def child_table(config: ClusterConfig, paths: NodePaths, debug: int = 0) -> tupl
         wanted_builtins.add("stonithd")
     if ha.watchdog:
         wanted_builtins.add("watchdog")
+    if ha.web is not None:
+        wanted_builtins.add("web")
     extra: list[ChildSpec] = []
     for spec in ha.respawns:
         mapped = legacy_daemon(spec.command)
@@ -64,7 +66,7 @@ def child_table(config: ClusterConfig, paths: NodePaths, debug: int = 0) -> tupl
                                user=spec.user, builtin=False, failfast=spec.failfast))
     # The watchdog keeper starts first and so stops last: it guards the whole
     # shutdown, and a hang while resources are being stopped still resets the node.
-    order = ("watchdog", "hbcomm", "ccm", "stonithd", "crmd", "ipfail")
+    order = ("watchdog", "hbcomm", "ccm", "stonithd", "crmd", "ipfail", "web")
     builtins = [
         _daemon(name, paths, node, debug,
                 _CRMD_STOP_TIMEOUT if name == "crmd" else _DEFAULT_STOP_TIMEOUT)

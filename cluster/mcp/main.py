@@ -1,11 +1,13 @@
 """``cluster-mcp``: the master control process.
 
 Loads and checks the configuration, spawns the child table, keeps every
-child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` on
-``mcp.ctl``, re-reads the configuration on SIGHUP, and on SIGTERM stops the
+child alive (see :mod:`cluster.mcp.child`), answers ``GetChildren`` and
+``Reload`` on ``mcp.ctl``, re-reads the configuration on SIGHUP (the same
+reload), and on SIGTERM stops the
 children in reverse order and exits 0 leaving no process or socket behind.
 ``--check`` validates a configuration directory and prints what it
-understood without starting anything.
+understood without starting anything; ``reload`` and ``--check --diff``
+(:mod:`cluster.mcp.reloadcmd`) ask the running MCP to apply or preview it.
 
 Watchdog: before an orderly stop (SIGTERM/SIGINT, or a reload that drops
 the ``watchdog`` line) the MCP sends WatchdogDisarm with its pid to the
@@ -35,14 +37,16 @@ from cluster import __version__
 from cluster.bus import endpoints
 from cluster.bus.client import AsyncClient, BusError
 from cluster.bus.loop import Loop
-from cluster.bus.messages.mcp import ChildrenResult, GetChildren
+from cluster.bus.messages.mcp import ChildrenResult, GetChildren, Reload, ReloadResult
 from cluster.bus.messages.watchdog import WatchdogDisarm
 from cluster.bus.server import ControlServer, Publisher
 from cluster.common.logs import setup_logging
 from cluster.config.confdir import ClusterConfig, describe, load_config
+from cluster.config.diff import diff_configs
 from cluster.config.errors import ConfigError
 from cluster.mcp import startstate
 from cluster.mcp.children import child_table
+from cluster.mcp.reloadcmd import reload_command
 from cluster.mcp.supervisor import Supervisor
 from cluster.runtime.daemon import EXIT_CONFIG
 from cluster.runtime.paths import NodePaths, add_node_arguments, paths_from_args
@@ -61,8 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Master control process of the cluster stack: starts and supervises "
                     "hbcomm, ccm, crmd and the other daemons for this node.")
     add_node_arguments(parser)
+    parser.add_argument("command", nargs="?", choices=["reload"],
+                        help="reload: check the configuration, then have the running "
+                             "cluster-mcp apply it and print what changed (exit 1 if a file "
+                             "is wrong: then nothing changes)")
     parser.add_argument("--check", action="store_true",
                         help="validate the configuration, print what was understood, and exit")
+    parser.add_argument("--diff", action="store_true",
+                        help="with --check: what a reload would change on the running stack")
     parser.add_argument("--daemon", action="store_true",
                         help="detach from the terminal (default: run in the foreground)")
     parser.add_argument("--console", action="store_true",
@@ -120,7 +130,8 @@ class MasterControl:
         self.ctx: zmq.Context[Any] = zmq.Context()
         self.publisher = Publisher(self.ctx, self.loop, paths.run_dir, "mcp")
         self.server = ControlServer(self.ctx, self.loop, paths.run_dir, "mcp",
-                                    {GetChildren: self._get_children}, self.started)
+                                    {GetChildren: self._get_children,
+                                     Reload: self._reload}, self.started)
         self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,
                                      lambda event: self.publisher.publish("child", event))
         self._stopping = False
@@ -184,15 +195,29 @@ class MasterControl:
         self.loop.stop()
 
     def _on_hup(self, _signum: int) -> None:
+        self._reload(Reload())
+
+    def _reload(self, msg: Reload) -> ReloadResult:
+        """Read the files again; unless ``dry_run``, apply them: respawn lines here,
+        the rest in each daemon (SIGHUP). A file with an error changes nothing."""
+        if self._stopping:
+            log.warning("reload ignored: the stack is stopping")
+            return ReloadResult(applied=False, changes=(),
+                                error="the stack is stopping")
         try:
             new = load_config(self.paths.conf_dir, self.config.local_node)
         except ConfigError as err:
-            log.error("configuration not reloaded, keeping the running one: %s", err)
-            return
+            if not msg.dry_run:
+                log.error("configuration not reloaded, keeping the running one: %s", err)
+            return ReloadResult(applied=False, changes=(), error=str(err))
+        changes = tuple(diff_configs(self.config, new).lines())
+        if msg.dry_run:
+            return ReloadResult(applied=False, changes=changes)
         for warning in new.warnings:
             log.warning("%s", warning)
         self.config = new
-        log.info("configuration re-read from %s", self.paths.conf_dir)
+        log.info("configuration re-read from %s: %s", self.paths.conf_dir,
+                 "; ".join(changes) or "no changes")
         specs = child_table(new, self.paths, self.debug)
 
         def apply() -> None:
@@ -203,6 +228,7 @@ class MasterControl:
             apply()
         else:
             self._disarm_watchdog(apply)
+        return ReloadResult(applied=True, changes=changes)
 
 
 def _remove_leftovers(paths: NodePaths) -> None:
@@ -214,8 +240,14 @@ def _remove_leftovers(paths: NodePaths) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     paths = paths_from_args(args)
+    if args.diff and not args.check:
+        parser.error("--diff goes with --check")
+    if args.command == "reload" or args.diff:
+        return reload_command(paths, args.node, dry_run=args.diff,
+                              running=_running_mcp(paths.run_dir / PID_FILE))
     try:
         config = load_config(paths.conf_dir, args.node)
         standby = startstate.wanted(args.standby, os.environ)

@@ -35,6 +35,7 @@ class _Managed:
         self.machine = Child(spec.name)
         self.proc: subprocess.Popen[bytes] | None = None
         self.timers: list[Timer] = []
+        self.retired = False  # a reload removed or changed it: leaves the table once dead
 
     def cancel_timers(self) -> None:
         for timer in self.timers:
@@ -77,18 +78,30 @@ class Supervisor:
             self._apply(managed, managed.machine.start())
 
     def replace_specs(self, specs: Sequence[ChildSpec]) -> None:
-        """After a config reload: stop children no longer wanted, start new ones."""
+        """After a config reload: stop children no longer wanted or whose command
+        changed, start new ones; a stopped child leaves the table once it has exited,
+        so a line removed and added back by later reloads starts again."""
         wanted = {spec.name: spec for spec in specs}
-        for managed in list(self._children):
-            if managed.spec.name not in wanted:
-                log.info("child %s is no longer configured; stopping it", managed.spec.name)
-                self._apply(managed, managed.machine.stop())
-        known = {m.spec.name for m in self._children}
+        for managed in self._children:
+            spec = wanted.get(managed.spec.name)
+            if managed.retired or spec == managed.spec:
+                continue
+            why = ("is no longer configured" if spec is None
+                   else f"changed (was: {managed.spec.command})")
+            log.info("child %s %s; stopping it", managed.spec.name, why)
+            managed.retired = True
+            managed.cancel_timers()
+            self._apply(managed, managed.machine.stop())
+        self._drop_retired()
+        current = {m.spec.name for m in self._children if not m.retired}
         for spec in specs:
-            if spec.name not in known:
+            if spec.name not in current:
                 managed = _Managed(spec)
                 self._children.append(managed)
                 self._apply(managed, managed.machine.start())
+
+    def _drop_retired(self) -> None:
+        self._children = [m for m in self._children if not (m.retired and not m.machine.alive)]
 
     def signal_all(self, signum: int) -> None:
         for managed in self._children:
@@ -104,6 +117,7 @@ class Supervisor:
                 continue
             managed.proc = None
             self._on_exit(managed, proc.returncode)
+        self._drop_retired()
         self._continue_shutdown()
 
     def _on_exit(self, managed: _Managed, returncode: int) -> None:

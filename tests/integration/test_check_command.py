@@ -77,3 +77,32 @@ def test_refuses_an_authkeys_readable_by_others(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "authkeys" in done.stderr and "600" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _mcp(conf: Path, run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cluster.mcp", *args, "-c", str(conf),
+                           "--node", "node1", "--run-dir", str(run_dir)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_reload_without_a_running_stack_says_so_with_lsb_exit_7(tmp_path: Path) -> None:
+    conf = _confdir(tmp_path)
+    done = _mcp(conf, tmp_path / "run", "reload")
+    assert done.returncode == 7
+    assert f"not running for {tmp_path / 'run'}; nothing to reload" in done.stderr
+    preview = _mcp(conf, tmp_path / "run", "--check", "--diff")
+    assert preview.returncode == 0
+    assert "configuration OK; no cluster-mcp is running" in preview.stdout
+
+
+def test_reload_of_a_wrong_file_names_it_and_exits_1_before_asking_anyone(
+        tmp_path: Path) -> None:
+    conf = _confdir(tmp_path, ha_cf=HA_CF.replace("deadtime 5", "deadtime five"))
+    done = _mcp(conf, tmp_path / "run", "reload")
+    assert done.returncode == 1
+    assert f"{conf / 'ha.cf'}:2:" in done.stderr and "nothing was reloaded" in done.stderr
+
+
+def test_diff_goes_with_check(tmp_path: Path) -> None:
+    done = _mcp(_confdir(tmp_path), tmp_path / "run", "--diff")
+    assert done.returncode == 2 and "--diff goes with --check" in done.stderr

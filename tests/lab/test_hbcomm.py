@@ -329,6 +329,10 @@ def test_10ms_keepalive_30ms_deadtime_holds_without_false_alarms(lab: Lab) -> No
         false_alarms = [e.msg for log in (on_n1, on_n2) for e in log.events()
                         if isinstance(e.msg, NodeStatusChanged) and e.msg.status == "dead"]
     assert false_alarms == []
+    # Its own broadcasts come back to n1: recognised by their bytes, never parsed
+    # (1,500 were sent in the window; a long burst may still go the long way).
+    counters = _counters(n1)
+    assert counters.get("own_looped", 0) >= 1000 and counters.get("bad_total", 0) == 0
     # And a real death is still seen within the tight bound.
     with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
         n2.power_off()
@@ -505,3 +509,36 @@ def test_a_deleted_interface_is_closed_marked_dead_and_reopened_when_it_returns(
     assert _hbcomm_pid(n1) == pid
     assert any(" is back after " in x for x in _medium_lines(n1, label))
     assert _counters(n1)["media_reopened"] == 1
+
+
+OLD_RELEASE = r"""
+import hashlib, hmac, socket, sys, time
+import msgpack
+target, count = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for seq in range(count):
+    # Protocol 1 (no minor byte): a heartbeat of node n3 running the previous release.
+    body = msgpack.packb(["n3", 1, None, "status", None,
+                          {"st": "up", "dt": 600, "keepalive": 100, "uptime": 1.0,
+                           "hiseq": 0, "unacked": 0}, float(seq)], use_bin_type=True)
+    signed, tail = b"CHB\x01" + body, bytes([1, 3])
+    s.sendto(signed + hmac.new(b"labsecret", signed + tail, hashlib.sha256).digest() + tail,
+             (target, 694))
+    time.sleep(0.01)
+"""
+
+
+def test_a_node_of_another_major_version_is_refused_with_one_log_line(lab: Lab) -> None:
+    n1, _n2, hb = _bcast_pair(lab)
+    old = lab.add_host("old", [hb])
+    with EventLog(n1.run_dir, "hbcomm", ["node"]) as events:
+        old.run([sys.executable, "-c", OLD_RELEASE, n1.address(hb), "100"], timeout=60)
+        wait_for(lambda: _counters(n1).get("bad_versionmismatch", 0) >= 100, timeout=10,
+                 message="every old-protocol packet counted")
+        assert not [e for e in events.events() if e.msg.status == "dead"]
+    log = (n1.log_dir / "hbcomm.log").read_text()
+    line = ("refusing packets from n3: it speaks hbcomm protocol 1.0, this node 2.0; nodes of "
+            "different major versions cannot form a cluster: upgrade n3 too")
+    assert log.count(line) == 1, log[-2000:]
+    assert "dropped bad packet" not in log
+    assert _peer(n1, "n2")["status"] == "active"

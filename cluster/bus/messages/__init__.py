@@ -16,4 +16,5 @@ from cluster.bus.messages import (  # noqa: F401
     mon,
     stonithd,
     watchdog,
+    web,
 )

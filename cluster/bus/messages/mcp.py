@@ -42,3 +42,28 @@ class ChildStateChanged:
     state: str
     pid: int | None
     reason: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """Re-read the configuration directory and apply it (``cluster-mcp reload``).
+
+    With ``dry_run`` nothing is applied: the reply only says what would change
+    (``cluster-mcp --check --diff``).
+    """
+
+    dry_run: bool = False
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    """``error`` (``file:line: problem``) when the files are wrong: then nothing changed.
+
+    ``changes`` are :meth:`cluster.config.diff.ConfigDiff.lines`, one per change.
+    """
+
+    applied: bool
+    changes: tuple[str, ...]
+    error: str | None = None

@@ -16,6 +16,7 @@ from cluster.crmd.transition import (
     MonitorsOn,
     OpStatus,
     ResourceState,
+    Retired,
     RunOp,
     _Group,
 )
@@ -310,3 +311,71 @@ def test_reprobe_of_a_stopped_group_only_probes() -> None:
     d.drain(d.local.reprobe("refresh"), lambda op: NOT_RUNNING)
     assert [op[2] for op in d.ops] == ["probe"] * 3
     assert d.local.status(G).state is GroupState.STOPPED
+
+
+# -- reload: groups added, removed, changed ------------------------------------------------
+
+def _started(d: Driver, key: str = G) -> None:
+    d.drain(d.local.command(key, "start", 1), ok)
+    assert d.local.status(key).state is GroupState.STARTED
+    d.clear()
+
+
+def test_a_changed_group_stops_with_its_old_resources_then_is_probed_anew() -> None:
+    d = Driver(size=3, groups=2)
+    d.probe()
+    _started(d)
+    _started(d, "g1")
+    d.drain(d.local.replace(G, 2), lambda op: NOT_RUNNING if op.action == "probe" else OK)
+    assert d.ops == [(G, 2, "stop"), (G, 1, "stop"), (G, 0, "stop"),
+                     (G, 0, "probe"), (G, 1, "probe")]
+    assert Retired(G, 2) in d.effects
+    assert d.local.status(G).state is GroupState.STOPPED and len(d.local.resources(G)) == 2
+    assert all(getattr(e, "group", "g1") != "g1" for e in d.effects), "g1 is not touched"
+    assert d.local.status("g1").state is GroupState.STARTED
+    d.clear()
+    _started(d)  # the DC starts the new version like any stopped group
+
+
+def test_a_removed_group_stops_and_is_forgotten_commands_meanwhile_are_ignored() -> None:
+    d = Driver(size=2)
+    d.probe()
+    d.drain(d.local.command(G, "start", 1), ok)
+    d.clear()
+    effects = d.local.replace(G, None)
+    assert MonitorsOff(G) in effects and effects[-1] == RunOp(G, 1, "stop")
+    assert d.local.command(G, "start", 2) == [], "a retiring group takes no command"
+    d.drain(effects, ok)
+    assert Retired(G, None) in d.effects
+    assert d.local.keys == () and d.local.settled
+
+
+def test_a_group_retired_while_starting_finishes_the_op_in_flight_then_stops() -> None:
+    d = Driver(size=2)
+    d.probe()
+    first = d.local.command(G, "start", 1)
+    assert RunOp(G, 0, "start") in first
+    assert d.local.replace(G, None) == []  # the start in flight is waited for
+    d.drain(d.local.op_done(G, 0, "start", OK), ok)
+    assert (G, 1, "start") not in d.ops
+    assert d.ops == [(G, 0, "stop")] and Retired(G, None) in d.effects
+
+
+def test_a_failed_stop_of_a_retiring_group_is_not_retried_in_a_loop() -> None:
+    d = Driver(size=1)
+    d.probe()
+    _started(d)
+    d.drain(d.local.replace(G, None), lambda op: FAILED)
+    assert d.ops == [(G, 0, "stop")]
+    assert d.local.status(G).state is GroupState.FAILED and G in d.local.keys
+    d.clear()
+    d.drain(d.local.cleanup([G]), lambda op: NOT_RUNNING)  # the admin cleans it up
+    assert d.ops == [(G, 0, "probe")] and Retired(G, None) in d.effects
+
+
+def test_a_group_added_by_a_reload_is_probed() -> None:
+    d = Driver(size=1)
+    d.probe()
+    d.drain(d.local.add("new", 2), ok)
+    assert d.ops == [("new", 0, "probe"), ("new", 1, "probe")]
+    assert d.local.status("new").state is GroupState.STARTED

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cluster.hbcomm.liveness import (
     CommUp,
@@ -231,3 +233,59 @@ def test_a_lost_medium_is_dead_for_every_node_at_once_and_comes_back_when_heard(
     assert live.node_status("bob") == "active"
     assert live.link_lost("eth0") == []
     assert live.heard("bob", "eth0", 100.5, True, status="active") == [LinkUp("bob", "eth0")]
+
+
+def test_reconfigure_new_timers_nodes_links_and_ping_nodes() -> None:
+    live = liveness()
+    up(live)
+    longer = LivenessConfig(keepalive=1.0, warntime=6.0, deadtime=10.0, initdead=20.0,
+                            deadping=8.0, use_peer_deadtime=False)
+    live.reconfigure(longer, ("alice", "bob", "carol"), 102.0, links=("eth1", "eth2"),
+                     ping_nodes=("10.0.0.254",))
+    assert live.nodes() == ("alice", "bob", "carol", "10.0.0.254")
+    assert live.links("bob") == ("eth1", "eth2")
+    assert live.link_status("bob", "eth1") == "up", "a kept link keeps its state"
+    assert live.node_status("bob") == "active" and live.node_status("carol") == "init"
+    # bob was last heard at 100: the new deadtime counts; carol and the ping node
+    # wait from 102.
+    assert live.tick(105.0) == []
+    assert live.tick(110.0) == [LinkDead("bob", "eth1"), NodeDead("bob", 10.0),
+                                NodeDead("10.0.0.254", 8.0)]
+    assert live.tick(112.0) == [NodeDead("carol", 10.0)]
+    live.reconfigure(longer, ("alice",), 113.0, links=("eth1",), ping_nodes=())
+    assert live.nodes() == ("alice",)
+    assert live.tick(200.0) == []
+
+
+_STEP = st.tuples(st.sampled_from(["heard", "tick", "paused", "left", "link_lost"]),
+                  st.sampled_from(["bob", "carol", "ping1"]), st.sampled_from(["eth0", "eth1"]),
+                  st.floats(0.0, 4.0), st.booleans(), st.sampled_from([None, 2.0, 6.0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_STEP, max_size=60))
+def test_due_is_a_lower_bound_and_skipping_walks_changes_nothing(
+        steps: list[tuple[str, str, str, float, bool, float | None]]) -> None:
+    """A Liveness asked for due() (so heard/tick may skip their walk) emits exactly
+    the events of one never asked (which always walks), and due() <= next_deadline()."""
+    config = LivenessConfig(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=8.0,
+                            deadping=8.0, use_peer_deadtime=True)
+    fast, plain = (Liveness(config, "alice", ("alice", "bob", "carol"), now=100.0,
+                            links=("eth0", "eth1"), ping_nodes=("ping1",)) for _ in range(2))
+    now = 100.0
+    for action, node, link, advance, beat, deadtime in steps:
+        now += advance
+        assert fast.due() <= fast.next_deadline() == plain.next_deadline()
+        if action == "heard":
+            beat = beat or node == "ping1"  # the pinger reports replies as heartbeats only
+            got = [live.heard(node, link, now, beat, status="active" if beat else None,
+                              deadtime=deadtime) for live in (fast, plain)]
+        elif action == "tick":
+            got = [live.tick(now) for live in (fast, plain)]
+        elif action == "paused":
+            got = [live.paused(now, advance) for live in (fast, plain)]
+        elif action == "left":
+            got = [live.left(node, now) for live in (fast, plain)]
+        else:
+            got = [live.link_lost(link) for live in (fast, plain)]
+        assert got[0] == got[1]

@@ -4,6 +4,7 @@ reopened on the backoff schedule once a tty is back under the same path."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tty
 from collections import Counter
@@ -116,3 +117,27 @@ def test_a_medium_missing_at_start_is_retried_and_an_unsupported_kind_is_not(
         loop.close()
         for end in ends:
             end.hang_up()
+
+
+def test_replace_keeps_unchanged_media_opens_new_ones_and_closes_removed_ones(
+        tmp_path: Path) -> None:
+    loop = Loop()
+    ttys = {name: _Pty(tmp_path / name) for name in ("ttyS0", "ttyS1")}
+    first = Medium("serial", str(tmp_path / "ttyS0"), baud=115200, line=3)
+    second = Medium("serial", str(tmp_path / "ttyS1"), baud=115200, line=4)
+    media = MediaSet(loop, [first], on_readable=lambda _t: None, on_lost=lambda _l: None,
+                     counters=Counter())
+    try:
+        media.open_all()
+        kept = media.live[0]
+        media.replace([second, dataclasses.replace(first, line=9)])  # first moved down
+        assert media.live[0] is kept, "an unchanged medium keeps its descriptor"
+        assert media.names() == (second.name, first.name)
+        assert [t.name for t in media.live] == [first.name, second.name]
+        media.replace([second])
+        assert [t.name for t in media.live] == [second.name]
+    finally:
+        media.close()
+        loop.close()
+        for pty in ttys.values():
+            pty.hang_up()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 import zlib
 
 import msgpack
@@ -25,6 +26,7 @@ from cluster.hbcomm.packet import (
     Shutdown,
     Status,
     TooLarge,
+    VersionMismatch,
     decode,
     encode,
 )
@@ -60,10 +62,11 @@ def sample_packets() -> list[Packet]:
     ]
 
 
-def sign(body: bytes, method: str, secret: bytes, index: int = 1, version: int = 1) -> bytes:
+def sign(body: bytes, method: str, secret: bytes, index: int = 1,
+         version: bytes = b"\x02\x00") -> bytes:
     """An independent writer of the documented layout, to craft hostile bodies."""
     code, _ = METHODS[method]
-    signed = b"CHB" + bytes([version]) + body
+    signed = b"CHB" + version + body
     tail = bytes([index, code])
     if method == "crc":
         digest = zlib.crc32(signed + tail).to_bytes(4, "big")
@@ -85,12 +88,76 @@ def test_wire_layout_matches_the_docstring(method: str) -> None:
     packet = sample_packets()[1]
     raw = encode(packet, keys)
     code, size = METHODS[method]
-    assert raw[:4] == b"CHB\x01"
+    assert raw[:5] == b"CHB\x02\x00"
     assert raw[-2:] == bytes([9, code])
-    body = raw[4:-2 - size]
+    body = raw[5:-2 - size]
     assert msgpack.unpackb(body) == ["alice", 7, 5, "msg", None,
                                      {"mtype": "ccm.join", "body": b"\x00\xffhello"}, 13.0]
     assert sign(body, method, keys.active_key.secret, index=9) == raw
+
+
+def sign_status(fields: bytes, method: str = "sha1", secret: bytes = b"HI!",
+                major: int = 2, minor: int = 0) -> bytes:
+    """An independent writer of the heartbeat's fixed layout."""
+    code, _ = METHODS[method]
+    signed = b"CHS" + bytes([major, minor]) + fields
+    tail = bytes([1, code])
+    return signed + hmac.new(secret, signed + tail, getattr(hashlib, method)).digest() + tail
+
+
+def status_fields(src: bytes = b"alice", st: int = 1) -> bytes:
+    return (bytes([st]) + struct.pack("!QdQQdQQ", 7, 12.5, 30000, 1000, 3.25, 4, 2)
+            + bytes([len(src)]) + src)
+
+
+def test_routine_heartbeat_has_the_fixed_layout_of_the_docstring() -> None:
+    keys = keyring("sha1")
+    raw = encode(sample_packets()[0], keys)
+    assert raw == sign_status(status_fields())
+    assert len(raw) == 63 + len("alice") + 20 + 2
+
+
+def test_a_heartbeat_to_one_node_and_a_long_utf8_name_use_the_general_layout() -> None:
+    keys = keyring("sha1")
+    status = sample_packets()[0]
+    to_bob = Packet(src="alice", gen=7, seq=None, dest="bob", ts=1.0, payload=status.payload)
+    long_name = Packet(src="é" * 200, gen=7, seq=None, dest=None, ts=1.0,
+                       payload=status.payload)
+    for packet in (to_bob, long_name):
+        raw = encode(packet, keys)
+        assert raw[:5] == b"CHB\x02\x00"
+        assert decode(raw, keys) == packet
+
+
+@pytest.mark.parametrize(("major", "minor"), [(1, 0), (3, 3)])
+def test_another_heartbeat_major_is_refused_naming_the_sender(major: int, minor: int) -> None:
+    raw = sign_status(status_fields(), major=major, minor=minor)
+    with pytest.raises(VersionMismatch,
+                       match=rf"alice speaks hbcomm protocol {major}\.{minor}, this node 2\.0"):
+        decode(raw, keyring("sha1"))
+
+
+def test_a_newer_heartbeat_minor_is_accepted_and_its_extra_fields_ignored() -> None:
+    raw = sign_status(status_fields() + b"new field", minor=1)
+    assert decode(raw, keyring("sha1")) == sample_packets()[0]
+    same_minor = sign_status(status_fields() + b"new field", minor=0)
+    with pytest.raises(Malformed, match="src length"):
+        decode(same_minor, keyring("sha1"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (status_fields(st=3), "unknown status code 3"),
+        (status_fields(src=b"\xff\xfe"), "not valid UTF-8"),
+        (status_fields()[:-2], "src length"),
+        (status_fields(src=b""), "truncated"),
+    ],
+    ids=["state", "utf8", "short", "empty-src"],
+)
+def test_malformed_heartbeats(fields: bytes, reason: str) -> None:
+    with pytest.raises(Malformed, match=reason):
+        decode(sign_status(fields), keyring("sha1"))
 
 
 def test_receiver_verifies_with_the_key_the_packet_names() -> None:
@@ -118,13 +185,69 @@ def test_decode_refuses_oversized_datagrams() -> None:
         (b"", "truncated"),
         (b"CHB\x01\x01", "truncated"),
         (b"XYZ\x01" + b"\x00" * 40, "bad magic"),
-        (b"CHB\x02" + b"\x00" * 40, "unsupported version 2"),
         (b"CHB\x01" + b"\x00" * 3 + b"\x01\x02", "truncated"),  # sha1 digest cannot fit
     ],
 )
 def test_malformed_framing(raw: bytes, reason: str) -> None:
     with pytest.raises(Malformed, match=reason):
         decode(raw, keyring())
+
+
+def _wire_body(packet: Packet, extra: tuple[object, ...] = (), **payload: object) -> bytes:
+    fields = {name: getattr(packet.payload, name) for name in packet.payload.__slots__}
+    fields.update(payload)
+    for name in [n for n, v in fields.items() if v is _DROP]:
+        del fields[name]
+    return msgpack.packb([packet.src, packet.gen, packet.seq, packet.type, packet.dest, fields,
+                          packet.ts, *extra], use_bin_type=True)
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(("version", "major", "minor"),
+                         [(b"\x01", 1, 0), (b"\x03\x01", 3, 1), (b"\x00\x07", 0, 7)])
+def test_another_major_is_refused_naming_the_sender_and_both_versions(
+        version: bytes, major: int, minor: int) -> None:
+    keys = keyring("sha256")
+    raw = sign(_wire_body(sample_packets()[0]), "sha256", keys.active_key.secret,
+               version=version)
+    with pytest.raises(VersionMismatch) as caught:
+        decode(raw, keys)
+    assert (caught.value.peer, caught.value.major, caught.value.minor) == ("alice", major, minor)
+    assert str(caught.value) == f"alice speaks hbcomm protocol {major}.{minor}, this node 2.0"
+
+
+def test_another_major_with_a_wrong_key_is_a_bad_signature_and_names_nobody() -> None:
+    raw = sign(_wire_body(sample_packets()[0]), "sha256", b"not ours", version=b"\x03\x00")
+    with pytest.raises(BadSignature):
+        decode(raw, keyring("sha256"))
+    unreadable = sign(b"\xc1", "sha256", keyring("sha256").active_key.secret, version=b"\x03\x00")
+    with pytest.raises(VersionMismatch) as caught:
+        decode(unreadable, keyring("sha256"))
+    assert caught.value.peer is None and "a node speaks" in str(caught.value)
+
+
+def test_a_newer_minor_is_accepted_its_additions_ignored() -> None:
+    keys = keyring("sha256")
+    packet = sample_packets()[0]
+    body = _wire_body(packet, extra=("from 2.5",), future=[1, 2])
+    assert decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x05"),
+                  keys) == packet
+
+
+def test_a_field_with_a_default_may_be_missing_from_another_minor_only() -> None:
+    keys = keyring("sha256")
+    packet = next(p for p in sample_packets() if isinstance(p.payload, Status))
+    body = _wire_body(packet, unacked=_DROP)
+    other = decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x01"), keys)
+    assert isinstance(other.payload, Status) and other.payload.unacked == 0
+    with pytest.raises(Malformed, match="exactly the fields"):
+        decode(sign(body, "sha256", keys.active_key.secret), keys)
+    required_missing = _wire_body(packet, dt=_DROP)
+    with pytest.raises(Malformed, match="exactly the fields"):
+        decode(sign(required_missing, "sha256", keys.active_key.secret, version=b"\x02\x01"),
+               keys)
 
 
 def test_bad_signature_reasons() -> None:

@@ -1,0 +1,1 @@
+"""cluster-web: the dashboard (see cluster.web.service and cluster.web.app)."""
