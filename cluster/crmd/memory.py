@@ -19,6 +19,10 @@ unmanaged groups) is meant to outlive the stack: :func:`intent_file` keeps it
 in ``crmd.intent`` in the *state* directory, with the same file handling.
 The run-directory memory also holds this stack run's boot id (reboot-lifetime
 standby, :mod:`cluster.crmd.intent`).
+
+:func:`start_in_standby` is the one write to ``crmd.intent`` that is not
+crmd's: ``cluster-mcp --standby`` records the node's standby there before it
+spawns crmd, so the node joins already in standby and never takes a group.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from typing import Generic, Protocol, TypeVar
 from cluster.bus import codec
 from cluster.bus.messages.crmd import IntentSync, RespawnMemory
 from cluster.common.files import write_atomic
+from cluster.crmd.intent import IntentStore
 
 __all__ = ["FILE_NAME", "INTENT_FILE_NAME", "CodecFile", "IntentMemory", "Memory", "MemoryFile",
-           "RespawnMemory", "intent_file"]
+           "RespawnMemory", "intent_file", "start_in_standby"]
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +91,15 @@ class CodecFile(Generic[T]):
             return self._empty
         return content
 
+    def write(self, content: T) -> None:
+        """Replace the file; OSError when it cannot be."""
+        write_atomic(self.path, codec.encode(content))
+
     def save(self, content: T) -> None:
+        """Replace the file; a failure is logged (the content is then forgotten at
+        the next start)."""
         try:
-            write_atomic(self.path, codec.encode(content))
+            self.write(content)
         except OSError as err:
             log.error("cannot save %s in %s: %s (they would be forgotten at the next "
                       "start)", self._what, self.path, err.strerror)
@@ -105,3 +116,20 @@ def intent_file(state_dir: Path) -> CodecFile[IntentSync]:
     """The operator's intent in the state directory (survives a stack restart)."""
     return CodecFile(state_dir / INTENT_FILE_NAME, IntentSync, IntentSync(()),
                      "standby, moves, bans and maintenance mode")
+
+
+def start_in_standby(state_dir: Path, node: str, now: float) -> bool:
+    """Record ``node`` in standby, lifetime forever, as ``crm_standby -N node -v on``
+    would (Pacemaker's ``PCMK_node_start_state=standby`` also sets the permanent
+    attribute): only ``crm_standby -v off`` lifts it, and a stack that restarts
+    during the upgrade stays out.  False when a forever standby already holds.
+    Raises OSError when it cannot be saved (starting anyway would break the promise).
+    """
+    file = intent_file(state_dir)
+    store = IntentStore(file.load().entries)
+    held = store.get("standby", "", node)
+    if held is not None and not held.boot and not held.expires:
+        return False
+    store.write("standby", "", node, "on", now=now, origin=node)
+    file.write(IntentSync(store.entries()))
+    return True

@@ -297,6 +297,11 @@ class CrmdService:
                      cmd.action, cmd.group, src, cmd.instance,
                      view.instance if view else "no view")
             return
+        if cmd.action == "start" and self._node in self._resolved.standby:
+            log.warning("refused start %s from DC %s: this node is in standby (crm_standby); "
+                        "sending it the operator's intent", cmd.group, src)
+            self._sync_intents()
+            return
         log.info("DC %s orders (instance %d, #%d): %s %s", src, cmd.instance, cmd.serial,
                  cmd.action, cmd.group)
         self.local.command(cmd.group, cmd.action, cmd.instance)

@@ -38,10 +38,15 @@ CLI_TOOLS = {
 
 
 def served_by(client: Node, vip: str, port: int = HTTP_PORT) -> str:
-    """Which node answers http://VIP:PORT/ from `client` ("" for nobody)."""
+    """Which node answers http://VIP:PORT/ from `client` ("" for nobody, also when
+    the asking process did not finish in time: on a loaded box that is "not yet",
+    and every caller polls again)."""
     code = (f"import urllib.request;print(urllib.request.urlopen("
             f"'http://{vip}:{port}/', timeout=1).read().decode())")
-    done = client.run([sys.executable, "-c", code], check=False, timeout=10)
+    try:
+        done = client.run([sys.executable, "-c", code], check=False, timeout=10)
+    except subprocess.TimeoutExpired:
+        return ""
     return done.stdout.strip() if done.returncode == 0 else ""
 
 

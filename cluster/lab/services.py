@@ -52,6 +52,14 @@ esac
 """
 
 
+def httpd_pid(node: Node) -> int | None:
+    """The pid in `node`'s httpd pidfile; None while there is none (being restarted)."""
+    try:
+        return int((node.run_dir / "httpd.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def httpd_script(node: Node, port: int = HTTP_PORT) -> str:
     """The script for `node`, serving a page that says the node's name."""
     www = node.dir / "www"

@@ -29,7 +29,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cluster.bus.client import BusError, request
@@ -44,7 +45,7 @@ from cluster.lab.services import HTTP_PORT, httpd_script
 from cluster.lab.waiting import wait_for
 from cluster.lab.watchdog_sim import WatchdogSimulator
 
-__all__ = ["AuditError", "Site", "SiteOptions"]
+__all__ = ["AuditError", "Site", "SiteOptions", "started_site"]
 
 _OUTLETS = "0123456789A"
 _BOOT_TIMEOUT = 60.0
@@ -237,6 +238,17 @@ class Site:
             return where if state == "started" else None
         return None
 
+    def wait_everywhere(self, check: Callable[[StatusResult], bool], what: str,
+                        timeout: float = _BOOT_TIMEOUT) -> None:
+        """Wait until every node's crmd answers with a status for which `check` holds."""
+        wait_for(lambda: all((s := self.status(n)) is not None and check(s) for n in self.names),
+                 timeout, message=what)
+
+    def vip_owners_since(self, since: float) -> list[frozenset[str]]:
+        """Who held the address, change by change, from `since` on (the observer's view;
+        an empty set is a gap)."""
+        return [s.owners for s in self.vip_observer.timeline if s.last >= since]
+
     def answer(self) -> str:
         """Which node answers http://VIP:8080/ from the client ("" for nobody)."""
         return served_by(self.client, self.vip)
@@ -344,3 +356,15 @@ class Site:
         if self.mount_observer is not None:
             self.mount_observer.stop()
 
+
+
+@contextmanager
+def started_site(lab: Lab, options: SiteOptions) -> Iterator[Site]:
+    """A site with every stack started and node1 holding the group (audited); its
+    observers are stopped after, and it must have stayed safe throughout."""
+    site = Site(lab, options)
+    site.start()
+    site.audit(up=site.names, holder=site.names[0])
+    yield site
+    site.close()
+    site.assert_safe()

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["wait_first", "wait_for"]
+__all__ = ["stays", "wait_first", "wait_for"]
 
 T = TypeVar("T")
 
@@ -65,6 +65,21 @@ def wait_for(
         last = predicate()
         polls += 1
     return last
+
+
+def stays(check: Callable[[], str | None], seconds: float, interval: float = 0.1) -> None:
+    """The converse wait: `check` must keep returning None ("all as expected") for
+    `seconds`; the first thing it reports instead is raised as an AssertionError.
+    Bounded like `wait_for`, by the deadline and a poll count."""
+    deadline = time.monotonic() + seconds
+    for _ in range(math.ceil(seconds / max(interval, _MIN_INTERVAL)) + 1):
+        problem = check()
+        if problem is not None:
+            raise AssertionError(problem)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(interval, remaining))
 
 
 def wait_first(condition: threading.Condition, find: Callable[[], T | None], timeout: float,

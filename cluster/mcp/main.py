@@ -52,6 +52,7 @@ from cluster.common.logs import setup_logging
 from cluster.config.confdir import ClusterConfig, describe, load_config
 from cluster.config.diff import diff_configs
 from cluster.config.errors import ConfigError
+from cluster.mcp import startstate
 from cluster.mcp.children import child_table
 from cluster.mcp.orphans import RECORD_FILE, record_children, stop_orphans
 from cluster.mcp.reloadcmd import reload_command
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="detach from the terminal (default: run in the foreground)")
     parser.add_argument("--console", action="store_true",
                         help="also log to standard error")
+    startstate.add_argument(parser)
     parser.add_argument("--version", action="version", version=f"cluster-mcp {__version__}")
     return parser
 
@@ -263,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               running=_running_mcp(paths.run_dir / PID_FILE))
     try:
         config = load_config(paths.conf_dir, args.node)
-    except ConfigError as err:
+        standby = startstate.wanted(args.standby, os.environ)
+    except (ConfigError, ValueError) as err:
         print(f"cluster-mcp: {err}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
@@ -281,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if other is not None:
         print(f"cluster-mcp: already running as pid {other} for {paths.run_dir}", file=sys.stderr)
         return 1
+    try:
+        start_note = startstate.enter_standby(paths.state_dir, config.local_node) if standby else ""
+    except OSError as err:
+        print(f"cluster-mcp: cannot record the standby to start in: {err}", file=sys.stderr)
+        return 1
     if args.daemon:
         _daemonize()
     setproctitle(TITLE)
@@ -292,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              paths.conf_dir)
     for warning in config.warnings:
         log.warning("%s", warning)
+    if start_note:
+        log.info("%s", start_note)
     stop_orphans(paths.run_dir, max(spec.stop_timeout for spec in child_table(config, paths, 0)))
     _remove_leftovers(paths)
     pid_file.write_text(f"{os.getpid()}\n")

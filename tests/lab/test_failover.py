@@ -25,7 +25,7 @@ import pytest
 
 from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
 from cluster.lab.probes import hb_tool, log_tails, served_by
-from cluster.lab.services import httpd_script
+from cluster.lab.services import httpd_pid, httpd_script
 
 pytestmark = pytest.mark.lab
 
@@ -268,24 +268,16 @@ def test_hb_standby_and_hb_takeover_move_it(make_site: object) -> None:
     _wait_running_on(site, "node1")
 
 
-def _httpd_pid(node: Node) -> int | None:
-    """The pid in node's httpd pidfile; None while there is none (being restarted)."""
-    try:
-        return int((node.run_dir / "httpd.pid").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
 def test_killed_httpd_is_restarted_then_moved_after_the_threshold(make_site: object) -> None:
     site, _observer = make_site()  # type: ignore[operator]
     for kill in range(3):
-        pid = _httpd_pid(site.n1)
+        pid = httpd_pid(site.n1)
         assert pid is not None
         site.n1.run(["kill", "-9", str(pid)])
         if kill == 2:
             break
         # Restarted, and crmd says so: killing it again mid-start would fail the start.
-        wait_for(lambda p=pid: _httpd_pid(site.n1) not in (None, p)
+        wait_for(lambda p=pid: httpd_pid(site.n1) not in (None, p)
                  and _holder(site.n1) == "node1" and _answer(site) == "node1", _TIMEOUT,
                  message="httpd restarted on node1")
     _wait_running_on(site, "node2")

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from cluster.lab import Lab, Node
-from cluster.lab.waiting import wait_for
+from cluster.lab.probes import cli_tool
+from cluster.lab.waiting import stays, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -31,13 +32,14 @@ HA_CF = "keepalive 100ms\ndeadtime 500ms\ninitdead 1\nbcast eth0\nnode solo\n"
 _TIMEOUT = 30.0
 
 
-def _init(node: Node, action: str) -> subprocess.CompletedProcess[str]:
+def _init(node: Node, action: str, settings: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the script's `action`; `settings` are more lines of the defaults file."""
     defaults = node.dir / "heartbeat.default"
     defaults.write_text(
         f'CLUSTER_MCP="{sys.executable} -m cluster.mcp"\n'
         f"HA_CONF_DIR={node.conf_dir}\nHA_RUN_DIR={node.run_dir}\n"
         f'HA_OPTIONS="--node {node.name} --state-dir {node.state_dir} '
-        f'--log-dir {node.log_dir}"\n')  # fmt: skip
+        f'--log-dir {node.log_dir}"\n{settings}')  # fmt: skip
     env = {"HEARTBEAT_DEFAULTS": str(defaults), "HA_RSCTMP": str(node.run_dir / "ra")}
     return node.run(["/bin/sh", str(SCRIPT), action], env=env, check=False, timeout=120)
 
@@ -122,3 +124,20 @@ def test_a_crashed_mcp_is_dead_with_a_pid_file_and_starts_again(lab: Lab) -> Non
     assert _init(node, "stop").returncode == 0
     assert _init(node, "status").returncode == 3
     assert _init(node, "frobnicate").returncode == 2
+
+
+def test_a_standby_start_state_in_the_defaults_keeps_the_node_out_until_lifted(
+        lab: Lab) -> None:
+    lan = lab.add_lan("lan0")
+    node = lab.add_node("solo", [lan])
+    vip = lan.host(200)
+    node.write_config(ha_cf=HA_CF, haresources=f"solo IPaddr::{vip}/24/eth0\n")
+    started = _init(node, "start", "HA_NODE_START_STATE=standby\n")
+    assert started.returncode == 0, started.stderr
+    wait_for(lambda: "Node solo: standby" in cli_tool(node, "crm_status").stdout, _TIMEOUT,
+             message="the node did not come up in standby")
+    assert cli_tool(node, "crm_standby", "-N", "solo", "-G", "-Q").stdout == "on\n"
+    stays(lambda: f"{vip} was started in standby" if node.has_address(vip) else None, 3.0)
+    assert cli_tool(node, "crm_standby", "-N", "solo", "-v", "off").returncode == 0
+    wait_for(lambda: node.has_address(vip), _TIMEOUT, message="not started once online")
+    assert _init(node, "stop").returncode == 0

@@ -13,16 +13,16 @@ it never left node1, sampled every few milliseconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cluster.bus.messages.crmd import StatusResult
 from cluster.lab import Lab, wait_for
-from cluster.lab.node import Node
 from cluster.lab.probes import cli_tool
-from cluster.lab.site import AuditError, Site, SiteOptions
+from cluster.lab.services import httpd_pid
+from cluster.lab.site import Site, SiteOptions, started_site
+from cluster.lab.waiting import stays
 
 PAIR = ["node1", "node2"]
 _TIMEOUT = 60.0
@@ -31,19 +31,8 @@ _QUIET = 5.0          # seconds of "nothing happens": five monitor intervals
 
 @pytest.fixture
 def site(lab: Lab) -> Iterator[Site]:
-    new = Site(lab, SiteOptions(nodes=2, filesystem=False))
-    new.start()
-    new.audit(up=PAIR, holder="node1")
-    yield new
-    new.close()
-    new.assert_safe()
-
-
-def _httpd_pid(node: Node) -> int | None:
-    try:
-        return int((node.run_dir / "httpd.pid").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    with started_site(lab, SiteOptions(nodes=2, filesystem=False)) as new:
+        yield new
 
 
 def _alive(pid: int) -> bool:
@@ -55,25 +44,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _stays(check: Callable[[], str | None], seconds: float) -> None:
-    """`check` returns None while all is as expected, else what went wrong."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        problem = check()
-        if problem is not None:
-            raise AuditError(problem)
-        time.sleep(0.1)
-
-
 def _vip_never_left(site: Site, holder: str, since: float) -> None:
-    moved = [s for s in site.vip_observer.timeline if s.last >= since
-             and s.owners != frozenset({holder})]
+    moved = [o for o in site.vip_owners_since(since) if o != frozenset({holder})]
     assert not moved, f"{site.vip} left {holder}: {moved}"
-
-
-def _everywhere(site: Site, check: Callable[[StatusResult], bool], what: str) -> None:
-    wait_for(lambda: all((s := site.status(n)) is not None and check(s) for n in PAIR),
-             _TIMEOUT, message=what)
 
 
 def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
@@ -81,36 +54,36 @@ def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
     n1 = site.nodes["node1"]
     began = time.monotonic()
     site.cli("node2", "crm_attribute", "-n", "maintenance-mode", "-v", "true")
-    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")
+    site.wait_everywhere(lambda s: s.maintenance, "maintenance-mode on every node")
     assert site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-G") == \
         "scope=crm_config  name=maintenance-mode value=true\n"
     text = site.cli("node1", "crm_status")
     assert "*** Resource management is DISABLED ***" in text and "(unmanaged)" in text
 
-    killed = _httpd_pid(n1)
+    killed = httpd_pid(n1)
     assert killed is not None
     n1.run(["kill", "-9", str(killed)])
     wait_for(lambda: not _alive(killed), _TIMEOUT, message="the web server dead")
 
     def left_alone() -> str | None:
-        pid, served = _httpd_pid(n1), site.answer()
+        pid, served = httpd_pid(n1), site.answer()
         if pid == killed and served == "":
             return None
         return f"the killed web server was restarted: pid {pid}, client served by {served!r}"
 
-    _stays(left_alone, _QUIET)
+    stays(left_alone, _QUIET)
 
     out = site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-D")
     assert out == ("Deleted crm_config option: id=cib-bootstrap-options-maintenance-mode "
                    "name=maintenance-mode\n")
     site.wait_served_by("node1")
-    assert _httpd_pid(n1) != killed
+    assert httpd_pid(n1) != killed
     _vip_never_left(site, "node1", began)
 
     # A stack restart in maintenance mode restarts nothing.
     site.cli("node1", "crm_attribute", "-n", "maintenance-mode", "-v", "true")
-    _everywhere(site, lambda s: s.maintenance, "maintenance-mode on every node")
-    pid = _httpd_pid(n1)
+    site.wait_everywhere(lambda s: s.maintenance, "maintenance-mode on every node")
+    pid = httpd_pid(n1)
     assert pid is not None
     site.stop("node1")
     assert site.answer() == "node1", "the stack stopped, the service did not"
@@ -119,8 +92,8 @@ def test_maintenance_mode_touches_nothing_and_its_end_restarts_only_the_dead(
              and site.holder_in(s) == "node1", _TIMEOUT, message="node1 back, adopting it")
     assert "maintenance-mode: leaving every resource running" in site.log("node1", "crmd")
     site.cli("node2", "crm_attribute", "-n", "maintenance-mode", "-v", "false")
-    _everywhere(site, lambda s: not s.maintenance, "maintenance-mode off everywhere")
-    _stays(lambda: None if _httpd_pid(n1) == pid and site.answer() == "node1"
+    site.wait_everywhere(lambda s: not s.maintenance, "maintenance-mode off everywhere")
+    stays(lambda: None if httpd_pid(n1) == pid and site.answer() == "node1"
            else "the web server was restarted", _QUIET)
     _vip_never_left(site, "node1", began)
     site.audit(up=PAIR, holder="node1")
@@ -131,11 +104,11 @@ def _kill_until_banned(site: Site, name: str) -> None:
     then the node is banned for the group."""
     node = site.nodes[name]
     for kill in range(3):
-        pid = _httpd_pid(node)
+        pid = httpd_pid(node)
         assert pid is not None
         node.run(["kill", "-9", str(pid)])
         if kill < 2:
-            wait_for(lambda p=pid: _httpd_pid(node) not in (None, p)  # type: ignore[misc]
+            wait_for(lambda p=pid: httpd_pid(node) not in (None, p)  # type: ignore[misc]
                      and site.answer() == name, _TIMEOUT, message=f"restarted on {name}")
 
 
@@ -191,7 +164,7 @@ def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(
                    "--lifetime", "PT5S")
     assert out.startswith("Migration will take effect until: ")
     site.audit(up=PAIR, holder="node1")
-    _everywhere(site, lambda s: s.constraints == (), "cli-ban expired")
+    site.wait_everywhere(lambda s: s.constraints == (), "cli-ban expired")
     assert "cli-ban" not in site.cli("node2", "crm_status")
     site.audit(up=PAIR, holder="node1")
 
@@ -204,21 +177,21 @@ def test_simulate_move_ban_clear_lifetimes_and_standby_forever_across_a_restart(
         "scope=nodes  name=standby value=on\n"
     assert "Node node1: standby" in site.cli("node1", "crm_status")
     site.cli("node1", "crm_standby", "-N", "node1", "-v", "off")
-    _everywhere(site, lambda s: s.nodes[0].state == "online", "node1 online everywhere")
+    site.wait_everywhere(lambda s: s.nodes[0].state == "online", "node1 online everywhere")
     assert site.cli("node2", "crm_standby", "-N", "node1", "-G", "-Q") == "off\n"
     site.cli("node1", "crm_resource", "--move", "-r", "httpd", "-N", "node1")
     site.audit(up=PAIR, holder="node1")
-    pid = _httpd_pid(site.nodes["node1"])
+    pid = httpd_pid(site.nodes["node1"])
     site.cli("node2", "crm_resource", "--restart", "-r", "httpd")
     site.cli("node1", "crm_resource", "--wait", "-T", "30s")
     site.audit(up=PAIR, holder="node1")
-    assert _httpd_pid(site.nodes["node1"]) not in (None, pid)
+    assert httpd_pid(site.nodes["node1"]) not in (None, pid)
 
     site.cli("node2", "crm_resource", "--unmanage", "-r", "httpd")
-    _everywhere(site, lambda s: s.unmanaged == (key,), "unmanaged everywhere")
+    site.wait_everywhere(lambda s: s.unmanaged == (key,), "unmanaged everywhere")
     assert "httpd\t(httpd):\t Started node1 (unmanaged)" in site.cli("node1", "crm_status")
     refused = cli_tool(site.nodes["node1"], "crm_resource", "--restart", "-r", "httpd")
     assert refused.returncode == 1 and "not managed" in refused.stderr
     site.cli("node1", "crm_resource", "--manage", "-r", "httpd")
-    _everywhere(site, lambda s: s.unmanaged == (), "managed again everywhere")
+    site.wait_everywhere(lambda s: s.unmanaged == (), "managed again everywhere")
     assert "(unmanaged)" not in site.cli("node2", "crm_status")

@@ -7,9 +7,12 @@ repeats the acceptance cases against real processes.
 
 from __future__ import annotations
 
+from cluster.bus import codec
 from cluster.bus.messages.common import ErrorResult, OkResult
 from cluster.bus.messages.crmd import (
+    MTYPE,
     CleanupResource,
+    Command,
     Constrain,
     SetMaintenance,
     SetManaged,
@@ -18,6 +21,7 @@ from cluster.bus.messages.crmd import (
     SimulationResult,
     WhyGroup,
 )
+from cluster.bus.messages.hbcomm import SendToCluster
 from cluster.cli.crm_simulate import render
 from cluster.cli.status.text import render_text
 from cluster.cli.status.view import StatusView
@@ -178,3 +182,17 @@ def test_crm_simulate_node_fail_and_standby_from_the_live_state() -> None:
     assert sim.owners() == ["node1"]                       # nothing was done
     bad = sim.request("node1", Simulate(node_fail=("node9",))).value
     assert isinstance(bad, ErrorResult) and "node9" in bad.message
+
+
+def test_a_node_in_standby_refuses_a_start_from_a_dc_that_does_not_know_it_yet() -> None:
+    """cluster-mcp --standby records the standby before crmd starts; should the DC's
+    order overtake the intent on its way, the node refuses and sends the intent."""
+    sim = started(CrmdSim())
+    ok(sim, "node1", SetStandby("node2", True))
+    sim.run_until(lambda: sim.status("node1").nodes[1].state == "standby")
+    before = len(sim.executors["node2"].ops)
+    order = Command(sim.instance, VIP, "start", 99)
+    sim.deliver("node1", SendToCluster(MTYPE, codec.encode(order), "node2"))
+    sim.run_for(3.0)
+    assert [op for op in sim.executors["node2"].ops[before:] if op[1] != "probe"] == []
+    assert sim.owners() == ["node1"]
