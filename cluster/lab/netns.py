@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
+from cluster.common.procfs import process_start_time, process_state, stat_fields
 from cluster.lab.waiting import wait_for
 
 __all__ = [
@@ -170,21 +171,10 @@ def pids_in(name: str) -> list[int]:
     return sorted(pids)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat from field 3 (state) on, or None if the process is gone.
-    The command name (field 2) may hold spaces and ')': cut after the last ')'."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
 def cpu_seconds(pid: int) -> float | None:
     """CPU time used by `pid` and its reaped children (utime + stime + cutime +
     cstime), or None once it is gone."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if fields is None:
         return None
     return sum(int(value) for value in fields[11:15]) / _TICKS
@@ -197,19 +187,6 @@ def cmdline(pid: int) -> str | None:
     except OSError:
         return None
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()
-
-
-def process_state(pid: int) -> str:
-    """The one-letter state of `pid` (R, S, D, T, Z, ...), "" if it is gone."""
-    fields = _stat_fields(pid)
-    return fields[0] if fields else ""
-
-
-def process_start_time(pid: int) -> int | None:
-    """When `pid` started (clock ticks after boot): with the pid, it names one
-    process for good, since a recycled pid has a later start time."""
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
 
 
 def signal_all(name: str, sig: signal.Signals) -> int:

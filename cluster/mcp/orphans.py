@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cluster.common.files import write_atomic
+from cluster.common.procfs import process_start_time, process_state
 
 __all__ = ["RECORD_FILE", "record_children", "stop_orphans"]
 
@@ -31,21 +32,11 @@ RECORD_FILE = "children"
 _POLL = 0.05
 
 
-def _start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[19])
-
-
 def record_children(run_dir: Path, pids: Mapping[str, int]) -> None:
     """Write the record of the live children (called on every spawn and exit)."""
     lines = []
     for name, pid in sorted(pids.items()):
-        started = _start_time(pid)
+        started = process_start_time(pid)
         if started is not None:
             lines.append(f"{name} {pid} {started}\n")
     write_atomic(run_dir / RECORD_FILE, "".join(lines).encode())
@@ -63,7 +54,7 @@ def _recorded(run_dir: Path) -> list[tuple[str, int]]:
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             continue
         name, pid, started = parts[0], int(parts[1]), int(parts[2])
-        if pid != os.getpid() and _start_time(pid) == started:
+        if pid != os.getpid() and process_start_time(pid) == started:
             alive.append((name, pid))
     return alive
 
@@ -81,7 +72,7 @@ def stop_orphans(run_dir: Path, timeout: float) -> list[str]:
     while waiting and time.monotonic() < deadline:
         time.sleep(_POLL)
         waiting = {name: pid for name, pid in waiting.items()
-                   if Path(f"/proc/{pid}").exists() and not _zombie(pid)}
+                   if process_state(pid) not in ("", "Z")}
     for name, pid in waiting.items():
         log.error("%s (pid %d) did not stop within %.0f s; killing it", name, pid, timeout)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -90,10 +81,3 @@ def stop_orphans(run_dir: Path, timeout: float) -> list[str]:
         (run_dir / RECORD_FILE).unlink()
     return [name for name, _pid in orphans]
 
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2:].startswith("Z")

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from cluster.common.procfs import process_state
 from cluster.lab import Lab, wait_for
 from cluster.lab.probes import cli_tool
 from cluster.lab.services import httpd_pid
@@ -37,11 +37,7 @@ def site(lab: Lab) -> Iterator[Site]:
 
 def _alive(pid: int) -> bool:
     """Running, not a zombie waiting for its reaper (as the init script checks)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return process_state(pid) not in ("", "Z")
 
 
 def _vip_never_left(site: Site, holder: str, since: float) -> None:

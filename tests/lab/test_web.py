@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 
 from cluster.lab import Lab, Node, wait_for
+from cluster.lab.netns import cpu_seconds
 from cluster.lab.site import Site, SiteOptions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -198,8 +199,9 @@ def _shoot(page: Any, name: str) -> None:
 def _cpu_seconds(node: Node, title: str) -> float:
     pid = node.pid_of(title)
     assert pid is not None, f"{node.name}: no {title!r} process"
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = cpu_seconds(pid)
+    assert used is not None, f"{node.name}: {title!r} (pid {pid}) is gone"
+    return used
 
 
 def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cluster.common.procfs import process_start_time
 from cluster.mcp.orphans import RECORD_FILE, record_children, stop_orphans
 
 _IGNORE_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
@@ -51,8 +52,8 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path
 def test_a_recycled_pid_is_left_alone(tmp_path: Path) -> None:
     proc = _child()
     try:
-        stat = Path(f"/proc/{proc.pid}/stat").read_text()
-        started = int(stat[stat.rindex(")") + 2:].split()[19])
+        started = process_start_time(proc.pid)
+        assert started is not None
         (tmp_path / RECORD_FILE).write_text(f"ccm {proc.pid} {started + 1}\nbad line\n")
         assert stop_orphans(tmp_path, timeout=1) == []
         assert proc.poll() is None
