@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cluster.bus.client import request
-from cluster.bus.messages.crmd import GetStatus, StatusResult
-from cluster.cli.output import EXIT_OK, run_tool
+from cluster.cli.output import EXIT_OK, crmd_status, run_tool
 from cluster.cli.status.cib import render_cib
 from cluster.runtime.paths import add_run_dir_argument
 
@@ -31,8 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        status = request(args.run_dir, "crmd", GetStatus(), timeout=_TIMEOUT)
-        assert isinstance(status, StatusResult)
+        status = crmd_status(args.run_dir, timeout=_TIMEOUT)
         print(render_cib(status))
         return EXIT_OK
 

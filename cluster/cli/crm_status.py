@@ -16,9 +16,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cluster.bus.client import BusError, request
-from cluster.bus.messages.crmd import GetStatus, StatusResult
-from cluster.cli.output import EXIT_OK, bus_failure, emit_json, run_tool
+from cluster.bus.client import BusError
+from cluster.bus.messages.crmd import StatusResult
+from cluster.cli.output import EXIT_OK, bus_failure, crmd_status, emit_json, run_tool
 from cluster.cli.status.json_out import render_json
 from cluster.cli.status.pacemaker_xml import render_xml
 from cluster.cli.status.text import render_text
@@ -70,10 +70,9 @@ def _render(args: argparse.Namespace, view: StatusView) -> str:
 def _snapshot(args: argparse.Namespace) -> str:
     """One picture for the watch; a stopped stack is shown, not fatal."""
     try:
-        status = request(args.run_dir, "crmd", GetStatus(), timeout=_TIMEOUT)
+        status = crmd_status(args.run_dir, timeout=_TIMEOUT)
     except BusError as err:
         return bus_failure(TOOL, err)[0]
-    assert isinstance(status, StatusResult)
     return _render(args, _view(args, status))
 
 
@@ -93,8 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
     def body() -> int:
-        status = request(args.run_dir, "crmd", GetStatus(), timeout=_TIMEOUT)
-        assert isinstance(status, StatusResult)
+        status = crmd_status(args.run_dir, timeout=_TIMEOUT)
         view = _view(args, status)
         if args.output_as == "json":
             emit_json(render_json(view))

@@ -56,9 +56,9 @@ def run_tool(tool: str, body: Callable[[], int]) -> int:
 _CRMD_TIMEOUT = 5.0
 
 
-def crmd_status(run_dir: Path) -> StatusResult:
+def crmd_status(run_dir: Path, timeout: float = _CRMD_TIMEOUT) -> StatusResult:
     """The local crmd's StatusResult (bus errors propagate to :func:`run_tool`)."""
-    status = request(run_dir, "crmd", GetStatus(), timeout=_CRMD_TIMEOUT)
+    status = request(run_dir, "crmd", GetStatus(), timeout=timeout)
     assert isinstance(status, StatusResult)
     return status
 
