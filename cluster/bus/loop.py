@@ -101,8 +101,11 @@ class Loop:
         ready = dict(self._poller.poll(timeout))
         if self._wake_r in ready:
             self._drain_wakeups()
-        for source, callback in list(self._handlers.items()):
-            if source in ready:
+        for source in [source for source in self._handlers if source in ready]:
+            # A callback earlier in this pass may have removed this reader (a
+            # medium closed after an error): its readiness is stale, skip it.
+            callback = self._handlers.get(source)
+            if callback is not None:
                 self._guarded(callback)
         self._run_due_timers()
 

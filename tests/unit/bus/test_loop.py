@@ -76,3 +76,26 @@ def test_a_timer_rearmed_in_the_past_waits_for_the_next_pass() -> None:
     loop.run_once(max_wait=0)
     assert len(runs) == 2
     loop.close()
+
+
+def test_a_reader_removed_by_an_earlier_callback_in_the_same_pass_is_not_run() -> None:
+    loop = Loop()
+    first_r, first_w = os.pipe()
+    second_r, second_w = os.pipe()
+    ran: list[str] = []
+
+    def first() -> None:
+        ran.append("first")
+        os.read(first_r, 10)
+        loop.remove_reader(second_r)
+
+    loop.add_reader(first_r, first)
+    loop.add_reader(second_r, lambda: ran.append("second"))
+    os.write(first_w, b"x")
+    os.write(second_w, b"x")
+    loop.run_once(max_wait=0.5)
+    assert ran == ["first"]
+    loop.remove_reader(first_r)
+    loop.close()
+    for fd in (first_r, first_w, second_r, second_w):
+        os.close(fd)
