@@ -1,7 +1,7 @@
 """Every benchmark in one command; prints one Markdown report for README.md.
 
     python3 -m bench [--runs 20] [--false-minutes 10] [--idle-seconds 30]
-                     [--sizes 2,4,8,16,32,64] [--only SECTION[,SECTION]] [--quick]
+                     [--sizes 2,4,8,16,32] [--only SECTION[,SECTION]] [--quick]
 
 Sections: failover (power off node1), graceful (SIGTERM node1's cluster-mcp),
 address (power off node1 when the group is the address alone), false (false
@@ -44,8 +44,10 @@ class Options:
     only: tuple[str, ...]
 
 
+# 64 nodes only on request (--sizes ...,64): at 100 ms keepalive their heartbeats
+# alone need more CPU than a 2-core box has (see bench/traffic.py).
 _DEFAULT = Options(runs=20, false_minutes=10.0, idle_seconds=30.0,
-                   sizes=(2, 4, 8, 16, 32, 64), only=SECTIONS)
+                   sizes=(2, 4, 8, 16, 32), only=SECTIONS)
 _QUICK = dataclasses.replace(_DEFAULT, runs=3, false_minutes=0.5, idle_seconds=10.0,
                              sizes=(2, 4))
 
@@ -75,7 +77,7 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--idle-seconds", type=float, help="idle-cost window (default 30)")
     parser.add_argument("--sizes", type=_sizes,
                         help="cluster sizes for membership and traffic "
-                             "(default 2,4,8,16,32,64)")
+                             "(default 2,4,8,16,32)")
     parser.add_argument("--only", type=_sections,
                         help=f"comma-separated sections: {','.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="a smoke test of every section")
