@@ -18,7 +18,7 @@ from typing import TypeVar
 from cluster.bus.client import BusError, request
 from cluster.bus.messages.ccm import GetView, ViewChanged
 from cluster.bus.messages.crmd import GetStatus, StatusResult
-from cluster.bus.messages.hbcomm import GetNodes, NodesResult
+from cluster.bus.messages.hbcomm import CountersResult, GetCounters, GetNodes, NodesResult
 from cluster.lab import Lab, Lan, Node
 from cluster.lab.waiting import wait_for
 
@@ -89,6 +89,14 @@ def _ask(node: Node, daemon: str, msg: object, reply: type[_R]) -> _R | None:
 def nodes_view(node: Node) -> NodesResult | None:
     """hbcomm's view of every node."""
     return _ask(node, "hbcomm", GetNodes(), NodesResult)
+
+
+def hbcomm_counters(node: Node) -> dict[str, int]:
+    """hbcomm's counters (packets by type, bad packets, pauses); raises if it does not answer."""
+    reply = _ask(node, "hbcomm", GetCounters(), CountersResult)
+    if reply is None:
+        raise LookupError(f"hbcomm on {node.name} did not answer GetCounters")
+    return reply.counters
 
 
 def ccm_view(node: Node) -> ViewChanged | None:

@@ -59,11 +59,11 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
-def _cpu_table(node: Node) -> dict[int, float]:
+def cpu_table(node: Node) -> dict[int, float]:
     return {pid: cpu for pid in node.pids() if (cpu := cpu_seconds(pid)) is not None}
 
 
-def _used(before: dict[int, float], after: dict[int, float]) -> float:
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used in between; a process born in the window counts whole."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
@@ -77,14 +77,14 @@ def measure(timing: Timing, window: float) -> IdleCost:
         wait_agreed(nodes, timeout=_START_TIMEOUT)
         time.sleep(_SETTLE)
         hbcomm = [daemon_pid(node, _HBCOMM) for node in nodes]
-        before = [_cpu_table(node) for node in nodes]
+        before = [cpu_table(node) for node in nodes]
         time.sleep(window)  # the measurement window
-        after = [_cpu_table(node) for node in nodes]
+        after = [cpu_table(node) for node in nodes]
         pss = [sum(pss_kib(pid) for pid in table) / 1024 for table in after]
         hb_cpu = [a.get(pid, 0.0) - b.get(pid, 0.0)
                   for pid, a, b in zip(hbcomm, after, before, strict=True)]
         return IdleCost(
-            cpu_percent=statistics.mean(_used(b, a) for b, a in zip(before, after, strict=True))
+            cpu_percent=statistics.mean(cpu_used(b, a) for b, a in zip(before, after, strict=True))
             / window * 100,
             pss_mib=statistics.mean(pss),
             hbcomm_cpu_percent=statistics.mean(hb_cpu) / window * 100,

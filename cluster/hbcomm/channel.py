@@ -3,7 +3,7 @@
 Role: the object the hbcomm shell drives. It numbers what we send
 (:class:`~cluster.hbcomm.history.SendHistory`), tracks what peers send
 (:class:`~cluster.hbcomm.peers.Peers`) and routes ``rexmit``/``ack`` packets
-addressed to us to the history. Sans-I/O: every method takes ``now`` and
+addressed to us (and broadcast acks) to the history. Sans-I/O: every method takes ``now`` and
 returns packets; the shell signs them with :func:`~cluster.hbcomm.packet.encode`
 and writes them to every medium. Timing of node death is not decided here
 (that is :mod:`cluster.hbcomm.liveness`); the shell reports it with
@@ -85,13 +85,13 @@ class Channel:
 
     def receive(self, packet: Packet, now: float) -> Receipt:
         receipt = self.peers.receive(packet, now)
-        if receipt.disposition is not Disposition.NEW or packet.dest != self._local:
+        if receipt.disposition is not Disposition.NEW:
             return receipt
-        if isinstance(packet.payload, Rexmit):
+        if isinstance(packet.payload, Ack):  # to us, or a broadcast ack naming us
+            self.history.on_ack(packet)
+        elif isinstance(packet.payload, Rexmit) and packet.dest == self._local:
             resend = self.history.on_rexmit(packet, now)
             return dataclasses.replace(receipt, send=receipt.send + tuple(resend))
-        if isinstance(packet.payload, Ack):
-            self.history.on_ack(packet)
         return receipt
 
     def tick(self, now: float) -> PeerOutput:

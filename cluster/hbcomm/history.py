@@ -123,11 +123,20 @@ class SendHistory:
                       ts=now)
 
     def on_ack(self, ack: Packet) -> None:
-        """Record a peer's ``ack`` addressed to us; frees history all live peers hold."""
+        """Record a peer's ``ack`` to us (or its broadcast ack); frees history all live
+        peers hold."""
         payload = ack.payload
-        if not isinstance(payload, Ack) or ack.dest != self._local or payload.ogen != self._gen:
+        if not isinstance(payload, Ack):
             return
-        seen = max(self._acked.get(ack.src, 0), min(payload.ackseq, self._hiseq))
+        if ack.dest is None:  # a broadcast ack: our entry, if it has one
+            ackseq = payload.for_origin(self._local, self._gen)
+        elif ack.dest == self._local and payload.ogen == self._gen:
+            ackseq = payload.ackseq
+        else:
+            return
+        if ackseq is None:
+            return
+        seen = max(self._acked.get(ack.src, 0), min(ackseq, self._hiseq))
         self._acked[ack.src] = seen
         if ack.src in self._hold:
             self._hold[ack.src] = max(self._hold[ack.src], seen)

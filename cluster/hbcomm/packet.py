@@ -6,12 +6,12 @@ Role: turn a :class:`Packet` into signed bytes (:func:`encode`) and back
 receives back here. ``decode`` raises only :class:`PacketError` subclasses,
 whatever the input.
 
-Wire layout (protocol 2.0, all integers unsigned, one byte unless noted)::
+Wire layout (protocol 2.1, all integers unsigned, one byte unless noted)::
 
     offset   size  field
     0        3     magic b"CHB"
     3        1     major version = 2
-    4        1     minor version = 0
+    4        1     minor version = 1
     5        N     body: msgpack array [src, gen, seq, type, dest, payload, ts]
     5+N      D     digest (crc 4, md5 16, sha1 20, sha256 32 bytes)
     5+N+D    1     key index (authkeys index, 0..15)
@@ -36,7 +36,7 @@ msgpack map (integers big-endian; ``Q`` 8 bytes, ``d`` an IEEE double)::
     offset   size  field
     0        3     magic b"CHS"
     3        1     protocol major = 2, as above
-    4        1     protocol minor = 0 (a newer minor may append fields after src)
+    4        1     protocol minor = 1 (a newer minor may append fields after src)
     5        1     st: 0 up, 1 active, 2 dead
     6        8 Q   gen
     14       8 d   ts
@@ -71,7 +71,9 @@ shutdown   yes         :class:`Shutdown`: none; the sender is leaving
 rexmit     no          :class:`Rexmit`: firstseq, lastseq, ogen (the origin
                        generation the seqs belong to); dest = origin
 nak        no          :class:`Nak`: firstseq, lastseq, info; dest = requester
-ack        no          :class:`Ack`: ackseq, ogen; dest = origin
+ack        no          :class:`Ack`: ackseq, ogen; dest = origin; or, from
+                       minor 1, dest = everyone and acks = [[origin, ogen,
+                       ackseq], ...]: one ack for every peer heard
 =========  ==========  ====================================================
 
 Sequenced packets carry ``seq`` >= 1 from one per-generation counter and are
@@ -81,6 +83,12 @@ lost heartbeat is not worth resending; ``hiseq`` lets a receiver notice lost
 tail messages, and ``ts`` (the sender's monotonic clock) orders heartbeats of
 one generation (see ``peers.py``). ``gen`` is the sender's generation,
 persisted by the shell and bumped at every start (reference 4.6).
+
+Minor 1 added ``Ack.acks``: a node acks every peer in one broadcast ack per
+interval instead of one ack per peer, so acks grow as N per node, not N²
+(``peers.py``).  A 2.0 node ignores such an ack (it is not addressed to it),
+so a 2.1 node keeps acking peers that speak 2.0 one by one: it learns a
+peer's minor from the peer's packets (:attr:`Packet.minor`).
 """
 
 from __future__ import annotations
@@ -103,6 +111,7 @@ __all__ = [
     "MAJOR",
     "MAX_DATAGRAM",
     "MINOR",
+    "PACKET_TYPES",
     "SEQUENCED_TYPES",
     "Ack",
     "BadSignature",
@@ -123,7 +132,7 @@ __all__ = [
 
 MAGIC: Final = b"CHB"
 MAJOR: Final = 2
-MINOR: Final = 0
+MINOR: Final = 1
 #: Largest datagram we send or accept: below the 65,507-byte UDP payload limit
 #: with room for IP options and tunnels (reference 4.1: one datagram = one message).
 MAX_DATAGRAM: Final = 60_000
@@ -275,21 +284,47 @@ class Nak:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """I hold everything up to ``ackseq`` of your generation ``ogen``."""
+    """I hold everything up to ``ackseq`` of your generation ``ogen``.
+
+    A broadcast ack (minor 1) carries ``acks``, ``(origin, ogen, ackseq)`` for
+    every peer; its own ``ackseq`` and ``ogen`` are 0.
+    """
 
     TYPE: ClassVar[str] = "ack"
     ackseq: int
     ogen: int
+    acks: tuple[tuple[str, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         _uint("ack.ackseq", self.ackseq)
         _uint("ack.ogen", self.ogen)
+        acks: object = self.acks
+        if type(acks) is list:  # from the wire
+            acks = tuple(tuple(entry) if type(entry) is list else entry for entry in acks)
+            object.__setattr__(self, "acks", acks)
+        if type(acks) is not tuple:
+            raise Malformed(f"ack.acks must be a list, got {acks!r:.40}")
+        for entry in acks:
+            if type(entry) is not tuple or len(entry) != 3:
+                raise Malformed(f"ack.acks entries are [origin, ogen, ackseq], got {entry!r:.40}")
+            _text("ack.acks origin", entry[0])
+            _uint("ack.acks ogen", entry[1])
+            _uint("ack.acks ackseq", entry[2])
+
+    def for_origin(self, origin: str, ogen: int) -> int | None:
+        """The ackseq this broadcast ack holds for ``origin``'s generation ``ogen``."""
+        for name, gen, seq in self.acks:
+            if name == origin and gen == ogen:
+                return seq
+        return None
 
 
 Payload = Status | Message | Shutdown | Rexmit | Nak | Ack
 _PAYLOADS: Final = MappingProxyType(
     {cls.TYPE: cls for cls in (Status, Message, Shutdown, Rexmit, Nak, Ack)}
 )
+#: Every packet type, as ``Packet.type`` names it.
+PACKET_TYPES: Final = tuple(_PAYLOADS)
 #: Types that carry a ``seq`` and are kept for retransmission.
 SEQUENCED_TYPES: Final = frozenset({Message.TYPE, Shutdown.TYPE})
 
@@ -299,7 +334,8 @@ class Packet:
     """One datagram's content. Construct with keywords; invalid fields raise Malformed.
 
     ``dest`` None means every node. ``ts`` is the sender's monotonic clock at send
-    time (ints are accepted and stored as float).
+    time (ints are accepted and stored as float). ``minor`` is the protocol minor
+    the sender speaks (:func:`decode` sets it; not compared).
     """
 
     src: str
@@ -308,6 +344,7 @@ class Packet:
     dest: str | None
     payload: Payload
     ts: float
+    minor: int = dataclasses.field(default=MINOR, compare=False)
 
     def __post_init__(self) -> None:
         _text("src", self.src)
@@ -431,7 +468,7 @@ def _parse_status(raw: bytes, end: int) -> Packet:
         src = raw[_STATUS.size:src_end].decode()
     except UnicodeDecodeError:
         raise Malformed("src is not valid UTF-8") from None
-    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts, payload=Status(
+    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts, minor=minor, payload=Status(
         st=_STATE_NAMES[st], dt=dt, keepalive=keepalive, uptime=uptime, hiseq=hiseq,
         unacked=unacked))
 
@@ -475,7 +512,7 @@ def _parse_body(body: bytes, minor: int = MINOR) -> Packet:
         raise Malformed("ts and uptime must be floats on the wire")
     known = {name: value for name, value in wire_payload.items() if name in cls.__slots__}
     payload = cls(**known)
-    return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=payload, ts=ts)
+    return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=payload, ts=ts, minor=minor)
 
 
 def _fields_fit(cls: type[Payload], names: set[object], minor: int) -> bool:

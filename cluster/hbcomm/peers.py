@@ -41,10 +41,15 @@ skipped); ``high - floor <= max_gap + 1``, which bounds all three tables.
   generation: a status not newer than the last one is a DUPLICATE (heard on
   its link, but not a heartbeat).
 * Acks: once ``floor`` has advanced ``ack_every`` seqs past our last ack, or
-  ``ack_interval`` after it first advanced, we send ``ack(ackseq=floor)``.
-  Acks travel unreliably; a peer whose status reports ``unacked > 0`` while
-  we hold all it has sent gets our ack again (at most once per
-  ``ack_interval``), so its history drains even when the last ack was lost.
+  ``ack_interval`` after it first advanced, we ack. Peers that speak minor 1
+  or later are acked together: one broadcast ack carries every such peer's
+  ``floor``, and a peer reaching ``ack_every`` brings it forward to at most
+  ``ack_holdoff`` after the previous one. So a node sends about one ack per
+  ``ack_interval`` however many peers talk (N per interval cluster-wide, not
+  N²). A 2.0 peer gets its own ``ack(ackseq=floor)`` as before. Acks travel
+  unreliably; a peer whose status reports ``unacked > 0`` while we hold all
+  it has sent gets our ack again (at most once per ``ack_interval``), so its
+  history drains even when the last ack was lost.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ from enum import Enum
 
 from cluster.hbcomm.history import HistoryConfig, SendHistory
 from cluster.hbcomm.packet import Ack, Nak, Packet, Rexmit, Status
+
+_BROADCAST_ACK_MINOR = 1  # the first protocol minor that reads Ack.acks
 
 __all__ = [
     "Disposition", "HistoryConfig", "IrretrievablyLost", "PacketsMissing", "PeerEvent",
@@ -77,10 +84,12 @@ class PeersConfig:
     max_per_request: int = 50  # 4.7: the origin resends at most 50 per request
     ack_every: int = 10  # 4.7: Heartbeat acks every tenth seq
     ack_interval: float = 1.0  # ours: ack the tail of a burst within a second
+    ack_holdoff: float = 0.05  # ours: broadcast acks at most this often for a busy peer
 
     def __post_init__(self) -> None:
         if (self.max_gap < 1 or self.max_rexmit_rounds < 1 or self.max_per_request < 1
-                or self.ack_every < 1 or not 0 <= self.rexmit_min_delay <= self.rexmit_max_delay):
+                or self.ack_every < 1 or not 0 <= self.rexmit_min_delay <= self.rexmit_max_delay
+                or not 0 <= self.ack_holdoff <= self.ack_interval):
             raise ValueError(f"invalid {self!r}")
 
 
@@ -185,8 +194,13 @@ class _Stream:
     lost: set[int] = field(default_factory=set)
     last_status_ts: float | None = None
     acked: int = 0
-    ack_due: float | None = None
+    ack_due: float | None = None  # 2.0 peers only: others share Peers' broadcast ack
     ack_sent_at: float = -math.inf
+    minor: int = 0  # the peer's protocol minor, from its latest packet
+
+    @property
+    def broadcast_acks(self) -> bool:
+        return self.minor >= _BROADCAST_ACK_MINOR
 
 
 def _runs(seqs: Iterable[int], limit: int) -> list[tuple[int, int]]:
@@ -210,6 +224,8 @@ class Peers:
         self._gen = generation
         self._rng = rng
         self._streams: dict[str, _Stream] = {}
+        self._ack_due: float | None = None  # the next broadcast ack
+        self._ack_sent_at = -math.inf
 
     def generation_of(self, node: str) -> int | None:
         stream = self._streams.get(node)
@@ -236,6 +252,7 @@ class Peers:
             self._advance(node, stream, stream.high, "peer restarted", out)
             out.events.append(PeerRestarted(node, stream.gen, packet.gen))
             stream = self._streams[node] = _Stream(gen=packet.gen)
+        stream.minor = packet.minor
         payload = packet.payload
         if isinstance(payload, Status):
             return self._on_status(node, stream, packet.ts, payload, now, out)
@@ -267,11 +284,13 @@ class Peers:
                            f"gave up after {cfg.max_rexmit_rounds} requests", now, out)
             if stream.ack_due is not None and stream.ack_due <= now:
                 self._ack(node, stream, now, out)
+        if self._ack_due is not None and self._ack_due <= now:
+            self._broadcast_ack(now, out)
         return out.output()
 
     def next_deadline(self) -> float:
         """When :meth:`tick` next has work (``math.inf`` if never)."""
-        deadline = math.inf
+        deadline = math.inf if self._ack_due is None else self._ack_due
         for stream in self._streams.values():
             for hole in stream.missing.values():
                 deadline = min(deadline, hole.due)
@@ -287,6 +306,9 @@ class Peers:
             self._advance(node, stream, stream.high, "peer dead", out)
             stream.established = False
             stream.ack_due = None
+            if not any(s.broadcast_acks and s.established and s.floor > s.acked
+                       for s in self._streams.values()):
+                self._ack_due = None  # it was only for the dead node
         return out.output()
 
     # -- internals ----------------------------------------------------------------
@@ -300,9 +322,8 @@ class Peers:
             self._establish(stream, status.hiseq)
         else:
             self._expect(node, stream, status.hiseq, now, out)
-            if (status.unacked and stream.floor >= status.hiseq > 0
-                    and now - stream.ack_sent_at >= self._config.ack_interval):
-                self._ack(node, stream, now, out, again=True)  # our last ack may be lost
+            if status.unacked and stream.floor >= status.hiseq > 0:
+                self._ack_again(node, stream, now, out)  # our last ack may be lost
         return out.receipt(Disposition.NEW, heartbeat=True)
 
     def _on_sequenced(self, node: str, stream: _Stream, seq: int, packet: Packet, now: float,
@@ -380,10 +401,44 @@ class Peers:
             else:
                 break
             stream.floor = seq
-        if stream.floor - stream.acked >= self._config.ack_every:
+        cfg = self._config
+        if stream.broadcast_acks:
+            if stream.floor - stream.acked >= cfg.ack_every:
+                self._ack_by(max(now, self._ack_sent_at + cfg.ack_holdoff), now, out)
+            elif stream.floor > stream.acked:
+                self._ack_by(now + cfg.ack_interval, now, out)
+        elif stream.floor - stream.acked >= cfg.ack_every:
             self._ack(node, stream, now, out)
         elif stream.floor > stream.acked and stream.ack_due is None:
-            stream.ack_due = now + self._config.ack_interval
+            stream.ack_due = now + cfg.ack_interval
+
+    def _ack_again(self, node: str, stream: _Stream, now: float, out: _Out) -> None:
+        if stream.broadcast_acks:
+            if now - self._ack_sent_at >= self._config.ack_interval:
+                self._broadcast_ack(now, out)
+        elif now - stream.ack_sent_at >= self._config.ack_interval:
+            self._ack(node, stream, now, out, again=True)
+
+    def _ack_by(self, when: float, now: float, out: _Out) -> None:
+        """Schedule the broadcast ack no later than ``when`` (now: send it)."""
+        if when <= now:
+            self._broadcast_ack(now, out)
+        elif self._ack_due is None or when < self._ack_due:
+            self._ack_due = when
+
+    def _broadcast_ack(self, now: float, out: _Out) -> None:
+        """One ack to everyone holding every minor-1 peer's floor: idempotent, so a
+        lost one is repaired by the next."""
+        self._ack_due = None
+        acks = []
+        for node, stream in self._streams.items():
+            if stream.broadcast_acks and stream.established and stream.floor > 0:
+                stream.acked = stream.floor
+                acks.append((node, stream.gen, stream.floor))
+        if acks:
+            self._ack_sent_at = now
+            out.send.append(Packet(src=self._local, gen=self._gen, seq=None, dest=None,
+                                   payload=Ack(0, 0, tuple(acks)), ts=now))
 
     def _ack(self, node: str, stream: _Stream, now: float, out: _Out,
              again: bool = False) -> None:

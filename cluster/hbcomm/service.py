@@ -65,6 +65,7 @@ from cluster.hbcomm.packet import (
     MAJOR,
     MAX_DATAGRAM,
     MINOR,
+    PACKET_TYPES,
     Message,
     Packet,
     PacketError,
@@ -84,6 +85,9 @@ log = logging.getLogger(__name__)
 _ENVELOPE_ROOM = 1024
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
 _SENT_REMEMBERED = 8  # a routine pass sends one or two; a longer burst just parses the rest
+# Per packet type counters (bench's traffic table); built once, not per packet.
+_SENT_KEYS = {kind: f"sent_{kind}" for kind in PACKET_TYPES}
+_RECEIVED_KEYS = {kind: f"received_{kind}" for kind in PACKET_TYPES}
 
 
 def pause_threshold(keepalive: float) -> float:
@@ -233,6 +237,7 @@ class HbcommService:
                       err.minor, MAJOR, MINOR, "this node" if newer else peer)
 
     def _handle(self, packet: Packet, link: str, now: float) -> None:
+        self.counters[_RECEIVED_KEYS[packet.payload.TYPE]] += 1
         receipt = self.channel.receive(packet, now)
         for event in receipt.events:
             self._peer_event(event)
@@ -337,6 +342,9 @@ class HbcommService:
                 except MediumFailed as err:
                     self.media.failed(medium, err)
             self.counters["sent"] += 1
+            self.counters[_SENT_KEYS[packet.payload.TYPE]] += 1
+            if isinstance(packet.payload, Message):
+                self.counters[f"sent_msg.{packet.payload.mtype}"] += 1
 
     def _send_to_cluster(self, msg: SendToCluster) -> object:
         if len(msg.body) + len(msg.mtype) > MAX_DATAGRAM - _ENVELOPE_ROOM:

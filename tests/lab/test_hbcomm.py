@@ -26,6 +26,7 @@ from cluster.bus.messages.hbcomm import (
     NodeStatusChanged,
     SendToCluster,
 )
+from cluster.hbcomm.packet import MAJOR, MINOR
 from cluster.lab import Lab, Lan, Node, netns
 from cluster.lab.events import EventLog
 from cluster.lab.waiting import wait_for
@@ -537,8 +538,8 @@ def test_a_node_of_another_major_version_is_refused_with_one_log_line(lab: Lab) 
                  message="every old-protocol packet counted")
         assert not [e for e in events.events() if e.msg.status == "dead"]
     log = (n1.log_dir / "hbcomm.log").read_text()
-    line = ("refusing packets from n3: it speaks hbcomm protocol 1.0, this node 2.0; nodes of "
-            "different major versions cannot form a cluster: upgrade n3 too")
+    line = (f"refusing packets from n3: it speaks hbcomm protocol 1.0, this node {MAJOR}.{MINOR}; "
+            "nodes of different major versions cannot form a cluster: upgrade n3 too")
     assert log.count(line) == 1, log[-2000:]
     assert "dropped bad packet" not in log
     assert _peer(n1, "n2")["status"] == "active"

@@ -7,24 +7,37 @@ hears 31 peers, so the timings are Heartbeat's classic ones (keepalive 1 s,
 deadtime 10 s) rather than the lab's tight ones: this test is about size, not
 speed (``python3 -m bench`` measures speed).  Views are read with GetView and
 GetNodes from outside; nothing sleeps hoping for absence.
+
+Once they agree, each node's packet rate (hbcomm's ``sent`` counter over a
+window) must not depend on the cluster size: a heartbeat per keepalive, a
+few daemon messages and one broadcast ack per second.  Acking every peer's
+messages one by one (about one ack per peer per second, 31 here) fails it.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from cluster.bus.client import BusError, request
 from cluster.bus.messages.ccm import GetView, ViewChanged
-from cluster.bus.messages.hbcomm import GetNodes, NodesResult
+from cluster.bus.messages.hbcomm import CountersResult, GetCounters, GetNodes, NodesResult
 from cluster.lab import Lab, Node
 from cluster.lab.waiting import wait_for
 
 SIZE = 32
 _AGREE_TIMEOUT = 300.0  # ~130 interpreters starting on 2 shared cores, then one ccm round
+_KEEPALIVE = 1.0
+_WINDOW = 10.0  # the packet-rate window: ten heartbeats, two crmd refreshes
+#: Packets a node may send per second whatever the size: its heartbeats, and
+#: room for ccm's and crmd's periodic messages, a broadcast ack and a retransmission.
+_MAX_RATE = 1 / _KEEPALIVE + 5.0
 
 
 def _ha_cf(names: list[str]) -> str:
-    return ("keepalive 1\ndeadtime 10\nwarntime 5\ninitdead 30\nauto_failback off\n"
+    return (f"keepalive {_KEEPALIVE:g}\ndeadtime 10\nwarntime 5\ninitdead 30\n"
+            "auto_failback off\n"
             f"bcast eth0\nnode {' '.join(names)}\n")
 
 
@@ -33,6 +46,16 @@ def _ask(node: Node, daemon: str, msg: object) -> object:
         return request(node.run_dir, daemon, msg, timeout=2.0)
     except BusError:
         return None
+
+
+def _sent(nodes: list[Node]) -> dict[str, int]:
+    """hbcomm's count of packets sent so far, per node (each answers or the test fails)."""
+    counts = {}
+    for node in nodes:
+        reply = _ask(node, "hbcomm", GetCounters())
+        assert isinstance(reply, CountersResult), f"hbcomm on {node.name} did not answer"
+        counts[node.name] = reply.counters.get("sent", 0)
+    return counts
 
 
 def _disagreeing(nodes: list[Node], members: tuple[str, ...]) -> list[str]:
@@ -67,3 +90,11 @@ def test_32_nodes_agree_on_membership(lab: Lab) -> None:
                     f"{', '.join(wrong)}")
     views = {_ask(node, "ccm", GetView()) for node in nodes}
     assert len(views) == 1, "every node's ccm must hold the same view (same generation)"
+    start, before = time.monotonic(), _sent(nodes)
+    time.sleep(_WINDOW)  # the window packets are counted over, not a wait for an event
+    after = _sent(nodes)
+    elapsed = time.monotonic() - start
+    rates = {name: (after[name] - before[name]) / elapsed for name in names}
+    busy = {name: f"{rate:.1f}/s" for name, rate in rates.items() if rate > _MAX_RATE}
+    assert not busy, (f"with {SIZE} nodes each may send at most {_MAX_RATE:g} packets/s "
+                      f"(traffic must not grow with the number of peers); over it: {busy}")

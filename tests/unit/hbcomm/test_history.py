@@ -136,3 +136,17 @@ def test_window_full_is_flow_control() -> None:
     h.peer_dead("bob")
     fill(h, 9)
     assert not h.window_full  # alone: never blocked
+
+
+def test_a_broadcast_ack_frees_what_its_entry_for_us_acks() -> None:
+    h = history()
+    fill(h, 5)
+
+    def broadcast(src: str, *acks: tuple[str, int, int]) -> Packet:
+        return Packet(src=src, gen=9, seq=None, dest=None, payload=Ack(0, 0, acks), ts=0.0)
+
+    h.on_ack(broadcast("bob", ("alice", 7, 4), ("carol", 3, 2)))
+    h.on_ack(broadcast("carol", ("alice", 6, 5), ("bob", 3, 1)))  # our earlier generation
+    assert h.oldest == 1 and h.backlog == 5
+    h.on_ack(broadcast("carol", ("bob", 3, 1), ("alice", 7, 3)))
+    assert h.oldest == 4 and h.backlog == 2

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from cluster.config.authkeys import AuthKey, AuthKeys
 from cluster.hbcomm.packet import (
     MAX_DATAGRAM,
+    MINOR,
     Ack,
     BadSignature,
     Malformed,
@@ -63,7 +64,7 @@ def sample_packets() -> list[Packet]:
 
 
 def sign(body: bytes, method: str, secret: bytes, index: int = 1,
-         version: bytes = b"\x02\x00") -> bytes:
+         version: bytes = b"\x02\x01") -> bytes:
     """An independent writer of the documented layout, to craft hostile bodies."""
     code, _ = METHODS[method]
     signed = b"CHB" + version + body
@@ -88,7 +89,7 @@ def test_wire_layout_matches_the_docstring(method: str) -> None:
     packet = sample_packets()[1]
     raw = encode(packet, keys)
     code, size = METHODS[method]
-    assert raw[:5] == b"CHB\x02\x00"
+    assert raw[:5] == b"CHB\x02\x01"
     assert raw[-2:] == bytes([9, code])
     body = raw[5:-2 - size]
     assert msgpack.unpackb(body) == ["alice", 7, 5, "msg", None,
@@ -97,7 +98,7 @@ def test_wire_layout_matches_the_docstring(method: str) -> None:
 
 
 def sign_status(fields: bytes, method: str = "sha1", secret: bytes = b"HI!",
-                major: int = 2, minor: int = 0) -> bytes:
+                major: int = 2, minor: int = 1) -> bytes:
     """An independent writer of the heartbeat's fixed layout."""
     code, _ = METHODS[method]
     signed = b"CHS" + bytes([major, minor]) + fields
@@ -125,7 +126,7 @@ def test_a_heartbeat_to_one_node_and_a_long_utf8_name_use_the_general_layout() -
                        payload=status.payload)
     for packet in (to_bob, long_name):
         raw = encode(packet, keys)
-        assert raw[:5] == b"CHB\x02\x00"
+        assert raw[:5] == b"CHB\x02\x01"
         assert decode(raw, keys) == packet
 
 
@@ -133,14 +134,17 @@ def test_a_heartbeat_to_one_node_and_a_long_utf8_name_use_the_general_layout() -
 def test_another_heartbeat_major_is_refused_naming_the_sender(major: int, minor: int) -> None:
     raw = sign_status(status_fields(), major=major, minor=minor)
     with pytest.raises(VersionMismatch,
-                       match=rf"alice speaks hbcomm protocol {major}\.{minor}, this node 2\.0"):
+                       match=rf"alice speaks hbcomm protocol {major}\.{minor}, this node 2\.1"):
         decode(raw, keyring("sha1"))
 
 
 def test_a_newer_heartbeat_minor_is_accepted_and_its_extra_fields_ignored() -> None:
-    raw = sign_status(status_fields() + b"new field", minor=1)
+    raw = sign_status(status_fields() + b"new field", minor=2)
     assert decode(raw, keyring("sha1")) == sample_packets()[0]
-    same_minor = sign_status(status_fields() + b"new field", minor=0)
+    assert decode(raw, keyring("sha1")).minor == 2
+    older = decode(sign_status(status_fields(), minor=0), keyring("sha1"))
+    assert older == sample_packets()[0] and older.minor == 0
+    same_minor = sign_status(status_fields() + b"new field", minor=1)
     with pytest.raises(Malformed, match="src length"):
         decode(same_minor, keyring("sha1"))
 
@@ -215,7 +219,7 @@ def test_another_major_is_refused_naming_the_sender_and_both_versions(
     with pytest.raises(VersionMismatch) as caught:
         decode(raw, keys)
     assert (caught.value.peer, caught.value.major, caught.value.minor) == ("alice", major, minor)
-    assert str(caught.value) == f"alice speaks hbcomm protocol {major}.{minor}, this node 2.0"
+    assert str(caught.value) == f"alice speaks hbcomm protocol {major}.{minor}, this node 2.1"
 
 
 def test_another_major_with_a_wrong_key_is_a_bad_signature_and_names_nobody() -> None:
@@ -240,13 +244,13 @@ def test_a_field_with_a_default_may_be_missing_from_another_minor_only() -> None
     keys = keyring("sha256")
     packet = next(p for p in sample_packets() if isinstance(p.payload, Status))
     body = _wire_body(packet, unacked=_DROP)
-    other = decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x01"), keys)
+    other = decode(sign(body, "sha256", keys.active_key.secret, version=b"\x02\x00"), keys)
     assert isinstance(other.payload, Status) and other.payload.unacked == 0
     with pytest.raises(Malformed, match="exactly the fields"):
         decode(sign(body, "sha256", keys.active_key.secret), keys)
     required_missing = _wire_body(packet, dt=_DROP)
     with pytest.raises(Malformed, match="exactly the fields"):
-        decode(sign(required_missing, "sha256", keys.active_key.secret, version=b"\x02\x01"),
+        decode(sign(required_missing, "sha256", keys.active_key.secret, version=b"\x02\x00"),
                keys)
 
 
@@ -277,7 +281,8 @@ def test_bad_signature_reasons() -> None:
         (msgpack.packb(["a", 1, 1, "shutdown", None, {"x": 1}, 1.0]), "exactly the fields"),
         (msgpack.packb(["a", 1, 1, "shutdown", None, {}, 1]), "floats on the wire"),
         (msgpack.packb(["a", 1, None, "shutdown", None, {}, 1.0]), "shutdown.seq"),
-        (msgpack.packb(["a", 1, 4, "ack", "b", {"ackseq": 1, "ogen": 1}, 1.0]), "unsequenced"),
+        (msgpack.packb(["a", 1, 4, "ack", "b", {"ackseq": 1, "ogen": 1, "acks": []}, 1.0]),
+         "unsequenced"),
         (msgpack.packb(["a", True, 1, "shutdown", None, {}, 1.0]), "gen must be an integer"),
         (msgpack.packb(["a", -1, 1, "shutdown", None, {}, 1.0]), "gen must be an integer"),
         (msgpack.packb(["", 1, 1, "shutdown", None, {}, 1.0]), "src must be a string"),
@@ -436,3 +441,23 @@ def test_text_that_msgpack_cannot_write_is_malformed_not_a_crash() -> None:
     with pytest.raises(Malformed, match="UTF-8"):
         Packet(src="bad\udc80", gen=1, seq=1, dest=None, payload=Shutdown(), ts=0.0)
     assert Nak(1, 1, "").info == ""
+
+
+def test_a_broadcast_ack_round_trips_and_names_each_origin() -> None:
+    keys = keyring("sha256")
+    ack = Ack(0, 0, (("bob", 7, 12), ("carol", 3, 1)))
+    packet = Packet(src="alice", gen=5, seq=None, dest=None, ts=2.0, payload=ack)
+    back = decode(encode(packet, keys), keys)
+    assert back == packet and back.minor == MINOR
+    assert isinstance(back.payload, Ack) and back.payload.for_origin("bob", 7) == 12
+    assert back.payload.for_origin("bob", 6) is None
+    assert back.payload.for_origin("dave", 7) is None
+
+
+@pytest.mark.parametrize("acks", [[["bob", 7]], [["", 1, 1]], [["bob", -1, 1]], "bob", [5]])
+def test_a_malformed_broadcast_ack_is_rejected(acks: object) -> None:
+    keys = keyring("sha256")
+    body = msgpack.packb(["alice", 5, None, "ack", None,
+                          {"ackseq": 0, "ogen": 0, "acks": acks}, 2.0])
+    with pytest.raises(Malformed, match=r"ack\.acks"):
+        decode(sign(body, "sha256", keys.active_key.secret), keys)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cluster.hbcomm.packet import Ack, Message, Nak, Packet, Rexmit, Shutdown, Status
+from cluster.hbcomm.packet import MINOR, Ack, Message, Nak, Packet, Rexmit, Shutdown, Status
 from cluster.hbcomm.peers import (
     Disposition,
     IrretrievablyLost,
@@ -25,14 +25,17 @@ def peers(seed: int = 1, **config: int | float) -> Peers:
     return Peers(PeersConfig(**config), "alice", 5, random.Random(seed))  # type: ignore[arg-type]
 
 
-def msg(seq: int, gen: int = 3, src: str = "bob", dest: str | None = None) -> Packet:
+def msg(seq: int, gen: int = 3, src: str = "bob", dest: str | None = None,
+        minor: int = MINOR) -> Packet:
     return Packet(src=src, gen=gen, seq=seq, dest=dest, payload=Message("ccm.x", b"%d" % seq),
-                  ts=float(seq))
+                  ts=float(seq), minor=minor)
 
 
-def status(hiseq: int, ts: float, gen: int = 3, src: str = "bob") -> Packet:
-    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts,
-                  payload=Status(st="up", dt=30000, keepalive=1000, uptime=ts, hiseq=hiseq))
+def status(hiseq: int, ts: float, gen: int = 3, src: str = "bob", minor: int = MINOR,
+           unacked: int = 0) -> Packet:
+    return Packet(src=src, gen=gen, seq=None, dest=None, ts=ts, minor=minor,
+                  payload=Status(st="up", dt=30000, keepalive=1000, uptime=ts, hiseq=hiseq,
+                                 unacked=unacked))
 
 
 def nak(first: int, last: int, gen: int = 3) -> Packet:
@@ -193,9 +196,9 @@ def test_node_dead_flushes_and_rebaselines() -> None:
     assert p.receive(msg(2), now=2.0).disposition is Disposition.DUPLICATE
 
 
-def test_acks_every_ten_and_after_the_interval() -> None:
+def test_a_2_0_peer_is_acked_every_ten_and_after_the_interval() -> None:
     p = peers()
-    sent = [x for seq in range(1, 13) for x in p.receive(msg(seq), now=0.0).send]
+    sent = [x for seq in range(1, 13) for x in p.receive(msg(seq, minor=0), now=0.0).send]
     assert [x.payload for x in sent] == [Ack(ackseq=10, ogen=3)]
     assert sent[0].dest == "bob" and sent[0].src == "alice"
     assert p.next_deadline() == 1.0
@@ -245,16 +248,16 @@ def test_config_is_validated() -> None:
         PeersConfig(rexmit_min_delay=0.3, rexmit_max_delay=0.2)
 
 
-def test_a_lost_final_ack_is_repeated_when_the_status_reports_unacked() -> None:
+def test_a_lost_final_ack_to_a_2_0_peer_is_repeated_when_its_status_reports_unacked() -> None:
     p = peers()
-    p.receive(status(0, ts=0.0), now=0.0)
+    p.receive(status(0, ts=0.0, minor=0), now=0.0)
     for seq in (1, 2, 3):
-        p.receive(msg(seq), now=0.1)
+        p.receive(msg(seq, minor=0), now=0.1)
     first = p.tick(1.2).send
     assert [x.payload for x in first] == [Ack(ackseq=3, ogen=3)]  # suppose this one is lost
 
     def unacked(ts: float, count: int) -> Packet:
-        return Packet(src="bob", gen=3, seq=None, dest=None, ts=ts,
+        return Packet(src="bob", gen=3, seq=None, dest=None, ts=ts, minor=0,
                       payload=Status(st="up", dt=1, keepalive=1, uptime=ts, hiseq=3,
                                      unacked=count))
 
@@ -262,3 +265,67 @@ def test_a_lost_final_ack_is_repeated_when_the_status_reports_unacked() -> None:
     assert [x.payload for x in p.receive(unacked(2.5, 3), now=2.5).send] == [Ack(3, 3)]
     assert p.receive(unacked(3.0, 3), now=3.0).send == ()
     assert p.receive(unacked(4.0, 0), now=4.0).send == ()  # everyone acked: quiet
+
+
+def _broadcast(packets: tuple[Packet, ...] | list[Packet]) -> list[Ack]:
+    acks = [x.payload for x in packets if isinstance(x.payload, Ack)]
+    assert all(x.dest is None for x in packets if isinstance(x.payload, Ack))
+    return acks
+
+
+def test_one_broadcast_ack_per_interval_covers_every_peer() -> None:
+    p = peers()
+    senders = [f"n{i}" for i in range(1, 31)]
+    sent: list[Packet] = []
+    for step in range(3):  # three messages from each of 30 peers within the interval
+        for src in senders:
+            sent += p.receive(msg(step + 1, src=src), now=0.1 * step).send
+    assert sent == []
+    assert p.next_deadline() == pytest.approx(1.0)
+    acks = _broadcast(p.tick(1.0).send)
+    assert acks == [Ack(0, 0, tuple((src, 3, 3) for src in senders))]
+    assert p.next_deadline() == float("inf")
+    assert p.tick(2.0).send == ()  # nothing new: nothing sent
+
+
+def test_a_busy_peer_brings_the_broadcast_ack_forward_but_not_closer_than_the_holdoff() -> None:
+    p = peers(ack_holdoff=0.05)
+    p.receive(msg(1, src="carol"), now=0.0)
+    sent = [x for seq in range(1, 11) for x in p.receive(msg(seq), now=0.0).send]
+    assert _broadcast(sent) == [Ack(0, 0, (("carol", 3, 1), ("bob", 3, 10)))]
+    more = [x for seq in range(11, 21) for x in p.receive(msg(seq), now=0.01).send]
+    assert more == []  # within the holdoff of the last one
+    assert p.next_deadline() == pytest.approx(0.05)
+    assert _broadcast(p.tick(0.05).send) == [Ack(0, 0, (("carol", 3, 1), ("bob", 3, 20)))]
+
+
+def test_a_lost_broadcast_ack_is_repeated_once_per_interval_while_a_peer_reports_unacked() -> None:
+    p = peers()
+    p.receive(status(0, ts=0.0), now=0.0)
+    p.receive(msg(1, src="carol"), now=0.0)
+    for seq in (1, 2, 3):
+        p.receive(msg(seq), now=0.1)
+    assert len(_broadcast(p.tick(1.0).send)) == 1  # suppose this one is lost
+    assert p.receive(status(3, ts=1.5, unacked=3), now=1.5).send == ()
+    again = _broadcast(p.receive(status(3, ts=2.0, unacked=3), now=2.0).send)
+    assert again == [Ack(0, 0, (("bob", 3, 3), ("carol", 3, 1)))]
+    assert p.receive(status(3, ts=2.5, unacked=3, src="carol"), now=2.5).send == ()
+    assert p.receive(status(3, ts=3.5, unacked=0), now=3.5).send == ()
+
+
+def test_2_0_and_2_1_peers_are_acked_each_the_way_it_reads() -> None:
+    p = peers()
+    p.receive(msg(1, src="old", minor=0), now=0.0)
+    p.receive(msg(1, src="new"), now=0.0)
+    sent = p.tick(1.0).send
+    assert sorted((x.dest or "*", x.payload) for x in sent) == [
+        ("*", Ack(0, 0, (("new", 3, 1),))), ("old", Ack(ackseq=1, ogen=3))]
+
+
+def test_the_broadcast_ack_leaves_out_a_dead_peer() -> None:
+    p = peers()
+    p.receive(msg(1, src="carol"), now=0.0)
+    p.tick(1.0)
+    p.receive(msg(1), now=1.1)
+    p.node_dead("carol", now=1.2)
+    assert _broadcast(p.tick(2.1).send) == [Ack(0, 0, (("bob", 3, 1),))]
