@@ -214,6 +214,7 @@ class Executor:
         for agent in self._agents.values():
             agent.close()
         self._netlink.close()
+        self._arp.close()
 
     # -- queueing ----------------------------------------------------------------
 

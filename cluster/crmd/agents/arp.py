@@ -14,7 +14,7 @@ Frames (RFC 826/5227 layout, broadcast destination, EtherType 0x0806): the
 request has sender = target = the address and an all-zero target MAC; the reply
 has sender = target = the address and target MAC = our MAC, which is what
 Linux recognises as a gratuitous reply. Inputs: interface name, MAC, IPv4
-address. Output: frames on an ``AF_PACKET`` socket bound to the interface
+address. Output: frames on an ``AF_PACKET`` socket
 (:class:`RawArpSender`); unit tests pass a recording fake sender.
 """
 
@@ -66,22 +66,35 @@ class ArpSender(Protocol):
         """Put ``frames`` on the wire of ``ifname``; raises ``OSError``."""
         ...
 
+    def close(self) -> None: ...
+
 
 class RawArpSender:
-    """Sends frames through a short-lived ``AF_PACKET`` raw socket.
+    """Sends frames through one unbound ``AF_PACKET`` raw socket, kept open.
 
-    Protocol 0: the socket never receives, so nothing queues up on it.
-    A full device queue (``EAGAIN``/``ENOBUFS``) loses that frame only: the
-    next round repeats it.
+    Kept open because closing a packet socket waits for an RCU grace period
+    in the kernel (``synchronize_net``), 10-20 ms on a VM: paid per start it
+    delayed every resource after the address. Unbound (``sendto`` names the
+    interface) and protocol 0, so it never receives and nothing queues up on
+    it. A full device queue (``EAGAIN``/``ENOBUFS``) loses that frame only:
+    the next round repeats it.
     """
 
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+
     def send(self, ifname: str, frames: Sequence[bytes]) -> None:
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as sock:
-            sock.setblocking(False)
-            sock.bind((ifname, 0))
-            for frame in frames:
-                with contextlib.suppress(BlockingIOError, InterruptedError):
-                    sock.send(frame)
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            self._sock.setblocking(False)
+        for frame in frames:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                self._sock.sendto(frame, (ifname, 0))
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class Announcement:

@@ -82,6 +82,9 @@ class RecordingArp:
     def send(self, ifname: str, frames: Sequence[bytes]) -> None:
         self.sent.append((ifname, frames))
 
+    def close(self) -> None:
+        pass
+
 
 def drive(
     answer: Reply | Procedure, respond: Callable[[Command], Completed]

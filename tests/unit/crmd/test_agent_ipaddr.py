@@ -177,5 +177,8 @@ def test_a_failing_sender_does_not_fail_the_start(rig: Rig) -> None:
         def send(self, ifname: str, frames: object) -> None:
             raise OSError(100, "Network is down")
 
+        def close(self) -> None:
+            pass
+
     agent = IpAddressAgent(("10.0.0.5/24/eth0",), rig.loop, rig.netlink, Broken())
     assert _run(agent, START).outcome is Outcome.OK
