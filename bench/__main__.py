@@ -9,8 +9,10 @@ failovers, idle and with a core busy), idle (CPU and PSS of a whole node),
 membership (join and leave convergence; fewer runs from 32 nodes on),
 traffic (packets per node by kind and how they grow with the cluster size,
 idle-seconds window), hbcomm (CPU per heartbeat packet on hbcomm's send and
-receive paths, see bench/hbcomm_cost.py).  failover,
-graceful, address, false and idle run at keepalive / deadtime 10 ms / 30 ms,
+receive paths, see bench/hbcomm_cost.py), handover (the client gap of
+hb_standby and of SIGTERM, for the address alone and with the web server in
+the group, see bench/graceful_address.py).  failover, graceful, address,
+false, idle and handover run at keepalive / deadtime 10 ms / 30 ms,
 100 ms / 500 ms and 1 s / 3 s.  Progress
 goes to stderr; the report to stdout at the end.  --quick is a smoke test
 (3 runs, 0.5 min, 10 s, 2 and 4 nodes); options given explicitly win.
@@ -26,13 +28,21 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bench import failover, false_failovers, hbcomm_cost, idle, membership, traffic
+from bench import (
+    failover,
+    false_failovers,
+    graceful_address,
+    hbcomm_cost,
+    idle,
+    membership,
+    traffic,
+)
 from bench.common import SETTINGS, progress, progress_failure
 from bench.failover import Fault
 from bench.report import Table, document
 
 SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership", "traffic",
-            "hbcomm")
+            "hbcomm", "handover")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,6 +131,8 @@ def run(opts: Options) -> list[Table]:
         tables += _guarded("traffic", lambda: [traffic.table(opts.sizes, opts.idle_seconds)])
     if "hbcomm" in opts.only:
         tables += _guarded("hbcomm", lambda: [hbcomm_cost.table()])
+    if "handover" in opts.only:
+        tables += _guarded("handover", lambda: graceful_address.tables(SETTINGS, opts.runs))
     return tables
 
 

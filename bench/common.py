@@ -8,6 +8,7 @@ process has to enter a node to ask.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import traceback
@@ -40,6 +41,16 @@ class Timing:
 
 #: The three settings every per-setting section measures: tight, lab default, Heartbeat-like.
 SETTINGS = (Timing(0.01, 0.03), Timing(0.1, 0.5), Timing(1.0, 3.0))
+
+
+def setting_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a one-setting benchmark command: --runs, --keepalive, --deadtime."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keepalive", type=float, default=0.1)
+    parser.add_argument("--deadtime", type=float, default=0.5)
+    return parser
 
 
 def _duration(seconds: float) -> str:

@@ -19,16 +19,16 @@ run.  `python3 -m bench` runs this at every setting.
 
 from __future__ import annotations
 
-import argparse
 import enum
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from bench.common import Timing, crm_status, ha_cf, progress, progress_failure
+from bench.common import Timing, crm_status, ha_cf, progress, progress_failure, setting_parser
 from bench.report import Table, stat_cells
 from bench.stats import Stats, ms, summary
 from cluster.bus.messages.hbcomm import NodeStatusChanged
@@ -78,6 +78,21 @@ class Client:
             if time.monotonic() > deadline:
                 break
         raise TimeoutError(f"{name} did not answer within {timeout} s")
+
+    def gap(self, old: str, new: str, after: float, timeout: float) -> tuple[float, float]:
+        """(`old`'s last answer, `new`'s first) around a move that began at `after`."""
+        assert self.proc.stdout is not None
+        last = 0.0
+        deadline = time.monotonic() + timeout
+        for raw in self.proc.stdout:
+            stamp, _, who = raw.decode().strip().partition(" ")
+            if who == old:
+                last = max(last, float(stamp))
+            elif who == new and float(stamp) > after:
+                return last, float(stamp)
+            if time.monotonic() > deadline:
+                break
+        raise TimeoutError(f"{new} did not answer within {timeout} s")
 
     def close(self) -> None:
         self.proc.kill()
@@ -152,23 +167,35 @@ class Site:
             self._client.close()
 
 
+_Kind = TypeVar("_Kind", bound=enum.Enum)
+_Result = TypeVar("_Result")
+_Site = TypeVar("_Site", bound="Site")
+
+
+def runs_on_site(site_type: type[_Site], timing: Timing, runs: int, kinds: Iterable[_Kind],
+                 one: Callable[[_Site, _Kind], _Result], address_only: bool = False
+                 ) -> dict[_Kind, list[_Result]]:
+    """`runs` results of `one(site, kind)` for every kind, all on one freshly built site."""
+    results: dict[_Kind, list[_Result]] = {}
+    with Lab() as lab:
+        site = site_type(lab, timing, address_only)
+        try:
+            site.start()
+            for kind in kinds:
+                results[kind] = []
+                for run in range(runs):
+                    results[kind].append(one(site, kind))
+                    progress(f"{kind.value}, {timing.label}: run {run + 1}/{runs} "
+                             f"{results[kind][-1]}")
+        finally:
+            site.close()
+    return results
+
+
 def measure(timing: Timing, runs: int, faults: Iterable[Fault],
             address_only: bool = False) -> dict[Fault, list[Sample]]:
     """`runs` samples of every fault in `faults`, all on one freshly built site."""
-    samples: dict[Fault, list[Sample]] = {}
-    with Lab() as lab:
-        site = Site(lab, timing, address_only)
-        try:
-            site.start()
-            for fault in faults:
-                samples[fault] = []
-                for run in range(runs):
-                    samples[fault].append(site.run(fault))
-                    progress(f"{fault.value}, {timing.label}: run {run + 1}/{runs} "
-                             f"{samples[fault][-1]}")
-        finally:
-            site.close()
-    return samples
+    return runs_on_site(Site, timing, runs, faults, Site.run, address_only)
 
 
 _CLIENT = ("a client opens a new request to the VIP every 10 ms without waiting for the "
@@ -224,11 +251,7 @@ def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--keepalive", type=float, default=0.1)
-    parser.add_argument("--deadtime", type=float, default=0.5)
+    parser = setting_parser(__doc__)
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--graceful", action="store_true",
                      help="SIGTERM node1's cluster-mcp instead of powering it off")
