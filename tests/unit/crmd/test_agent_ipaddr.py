@@ -74,6 +74,16 @@ def test_stop_removes_and_is_idempotent(rig: Rig) -> None:
     assert _run(agent, MONITOR).outcome is Outcome.NOT_RUNNING
 
 
+def test_stop_takes_the_address_from_its_interface_only_alias_label_or_not(rig: Rig) -> None:
+    """The release matches interfaces by the address's label (``eth0`` or ``eth0:web``)."""
+    assert _run(rig.agent("10.0.0.9/24/eth0:web"), START).outcome is Outcome.OK
+    rig.netlink.add_address(rig.eth1.index, "10.0.0.9", 24, None, None)
+    reply = _run(rig.agent("10.0.0.9/24/eth0"), STOP)
+    assert reply.outcome is Outcome.OK and reply.detail == "10.0.0.9 removed from eth0"
+    assert rig.netlink.holds("10.0.0.9") == [("eth1", 24)]
+    assert _run(rig.agent("10.0.0.9/24/eth0"), STOP).detail == "10.0.0.9 was not configured"
+
+
 def test_findif_picks_interface_and_prefix(rig: Rig) -> None:
     agent = rig.agent("192.168.7.20")
     assert _run(agent, START).outcome is Outcome.OK
