@@ -362,8 +362,8 @@ def _wait_running_on_after_link_down(site: Site, name: str) -> None:
 
 def test_hb_standby_hands_the_address_alone_over_in_milliseconds(make_site: object) -> None:
     """The old owner releases the address and tells the peer, which starts it at once:
-    no deadtime, no periodic status, no extra round trip.  Client gap (node1's last
-    answer to node2's first, a request every 10 ms) over 5 moves each way."""
+    no deadtime, no periodic status.  Client gap (node1's last answer to node2's
+    first, a request every 10 ms) over 5 moves each way."""
     site, observer = make_site("on", service=False)  # type: ignore[operator]
     client = Client(site.client, site.vip)
     gaps: list[float] = []
@@ -379,7 +379,9 @@ def test_hb_standby_hands_the_address_alone_over_in_milliseconds(make_site: obje
                 gaps.append(first - last)
     finally:
         client.close()
-    assert statistics.median(gaps) < 0.1, f"client gaps {[round(g * 1000) for g in gaps]} ms"
+    # About 20 ms on a quiet box, 85 ms with the box 20 times oversubscribed; a route
+    # that waited for deadtime (500 ms) or a periodic report (5 s) fails.
+    assert statistics.median(gaps) < 0.25, f"client gaps {[round(g * 1000) for g in gaps]} ms"
     assert not observer.violations(), observer.violations()
     print(f"\nclient gap median {statistics.median(gaps) * 1000:.1f} ms, "
           f"max {max(gaps) * 1000:.1f} ms over {len(gaps)} handovers")
