@@ -7,9 +7,10 @@ Sections: failover (power off node1), graceful (SIGTERM node1's cluster-mcp),
 address (power off node1 when the group is the address alone), false (false
 failovers, idle and with a core busy), idle (CPU and PSS of a whole node),
 membership (join and leave convergence), hbcomm (CPU per heartbeat packet
-on hbcomm's send and receive paths, see bench/hbcomm_cost.py).  failover,
-graceful, address, false and idle run at keepalive / deadtime 10 ms / 30 ms,
-100 ms / 500 ms and 1 s / 3 s.  Progress
+on hbcomm's send and receive paths, see bench/hbcomm_cost.py), memory
+(RSS, PSS, USS and locked memory of every daemon with realtime on and off,
+see bench/memory.py).  failover, graceful, address, false and idle run at
+keepalive / deadtime 10 ms / 30 ms, 100 ms / 500 ms and 1 s / 3 s.  Progress
 goes to stderr; the report to stdout at the end.  --quick is a smoke test
 (3 runs, 0.5 min, 10 s, 2 and 4 nodes); options given explicitly win.
 Exit status 1 if any measurement failed (its row says why).
@@ -24,12 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bench import failover, false_failovers, hbcomm_cost, idle, membership
+from bench import failover, false_failovers, hbcomm_cost, idle, membership, memory
 from bench.common import SETTINGS, progress, progress_failure
 from bench.failover import Fault
 from bench.report import Table, document
 
-SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership", "hbcomm")
+SECTIONS = ("failover", "graceful", "address", "false", "idle", "memory", "membership",
+            "hbcomm")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ def run(opts: Options) -> list[Table]:
                                                                    opts.false_minutes)])
     if "idle" in opts.only:
         tables += _guarded("idle", lambda: [idle.table(SETTINGS, opts.idle_seconds)])
+    if "memory" in opts.only:
+        tables += _guarded("memory", lambda: [memory.table()])
     if "membership" in opts.only:
         tables += _guarded("membership", lambda: [membership.table(opts.sizes, opts.runs)])
     if "hbcomm" in opts.only:
