@@ -11,7 +11,9 @@ traffic (packets per node by kind and how they grow with the cluster size,
 idle-seconds window), hbcomm (CPU per heartbeat packet on hbcomm's send and
 receive paths, see bench/hbcomm_cost.py), handover (the client gap of
 hb_standby and of SIGTERM, for the address alone and with the web server in
-the group, see bench/graceful_address.py).  failover, graceful, address,
+the group, see bench/graceful_address.py), memory
+(RSS, PSS, USS and locked memory of every daemon with realtime on and off,
+see bench/memory.py).  failover, graceful, address,
 false, idle and handover run at keepalive / deadtime 10 ms / 30 ms,
 100 ms / 500 ms and 1 s / 3 s.  Progress
 goes to stderr; the report to stdout at the end.  --quick is a smoke test
@@ -35,14 +37,15 @@ from bench import (
     hbcomm_cost,
     idle,
     membership,
+    memory,
     traffic,
 )
 from bench.common import SETTINGS, progress, progress_failure
 from bench.failover import Fault
 from bench.report import Table, document
 
-SECTIONS = ("failover", "graceful", "address", "false", "idle", "membership", "traffic",
-            "hbcomm", "handover")
+SECTIONS = ("failover", "graceful", "address", "false", "idle", "memory", "membership",
+            "traffic", "hbcomm", "handover")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,6 +128,8 @@ def run(opts: Options) -> list[Table]:
                                                                    opts.false_minutes)])
     if "idle" in opts.only:
         tables += _guarded("idle", lambda: [idle.table(SETTINGS, opts.idle_seconds)])
+    if "memory" in opts.only:
+        tables += _guarded("memory", lambda: [memory.table()])
     if "membership" in opts.only:
         tables += _guarded("membership", lambda: [membership.table(opts.sizes, opts.runs)])
     if "traffic" in opts.only:

@@ -75,16 +75,17 @@ def node_names(count: int, prefix: str = "n") -> list[str]:
 
 
 def build(lab: Lab, names: Sequence[str], timing: Timing, *, lan_name: str = "hb",
-          haresources: str | None = None) -> tuple[list[Node], Lan]:
+          haresources: str | None = None, extra: str = "") -> tuple[list[Node], Lan]:
     """Nodes `names` on one new LAN, configured as one cluster (bcast on eth0).
 
-    `haresources` may name `{vip}`: host 200 of that LAN.
+    `haresources` and `extra` (more ha.cf lines) may name `{vip}`: host 200 of that LAN.
     """
     lan = lab.add_lan(lan_name)
     nodes = [lab.add_node(name, [lan]) for name in names]
     resources = None if haresources is None else haresources.format(vip=lan.host(200))
     for node in nodes:
-        node.write_config(ha_cf=ha_cf(names, timing), haresources=resources)
+        node.write_config(ha_cf=ha_cf(names, timing, extra=extra.format(vip=lan.host(200))),
+                          haresources=resources)
     return nodes, lan
 
 

@@ -17,7 +17,6 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.common import (
     Timing,
@@ -30,6 +29,7 @@ from bench.common import (
     wait_all_active,
 )
 from bench.report import Table
+from cluster.common.procfs import memory_use
 from cluster.lab import Lab, Node
 from cluster.lab.netns import cpu_seconds
 
@@ -49,14 +49,8 @@ class IdleCost:
 
 def pss_kib(pid: int) -> int:
     """Proportional set size; 0 if the process is gone."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    for line in text.splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
+    use = memory_use(pid)
+    return 0 if use is None else use.pss
 
 
 def cpu_table(node: Node) -> dict[int, float]:
@@ -97,9 +91,9 @@ def measure(timing: Timing, window: float) -> IdleCost:
 def table(settings: Sequence[Timing], window: float) -> Table:
     made = Table("Idle cost per node (whole node: cluster-mcp and every daemon)",
                  f"Two nodes, no resources, {window:g} s window; mean of the two nodes. "
-                 "PSS is high because `realtime on` locks every mapped page, shared "
-                 "libraries included; it splits a shared page among every process on the "
-                 "host that maps it, so it shrinks as more Python processes run.",
+                 "PSS splits a shared page among every process on the host that maps it, "
+                 "so it shrinks as more Python processes run; per daemon in the memory "
+                 "table.",
                  ("keepalive / deadtime", "CPU (% of one core)", "PSS (MiB)",
                   "hbcomm CPU (%)", "hbcomm PSS (MiB)"))
     processes: tuple[str, ...] = ()

@@ -3,7 +3,8 @@
 A message is a frozen dataclass decorated with :func:`message`.  The codec
 looks types up here by tag (the class name) and rejects anything not
 registered, so a daemon can only ever receive a type some module of
-`cluster.bus.messages` declared.
+`cluster.bus.messages` declared.  Modules register when imported; a tag not
+yet registered loads them all once before it is called unknown.
 """
 
 from __future__ import annotations
@@ -34,8 +35,18 @@ def message(cls: type[T]) -> type[T]:
 
 
 def lookup(tag: str) -> type[Any] | None:
-    """The message class for a tag, or None when nobody declared it."""
-    return _REGISTRY.get(tag)
+    """The message class for a tag, or None when nobody declared it.
+
+    A daemon imports the message modules it uses, which registers their
+    types; a tag it never imported loads the whole catalogue once, so no
+    process pays for every daemon's messages unless it is sent one.
+    """
+    cls = _REGISTRY.get(tag)
+    if cls is None:
+        from cluster.bus.messages import load_all  # here: it imports this module
+        load_all()
+        cls = _REGISTRY.get(tag)
+    return cls
 
 
 def field_names(tag: str) -> frozenset[str]:

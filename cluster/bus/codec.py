@@ -16,7 +16,6 @@ from typing import Any
 import msgpack
 
 from cluster.bus import catalogue
-from cluster.bus import messages as _messages  # noqa: F401  (registers every type)
 
 VERSION = 1
 _EXT_MESSAGE = 1

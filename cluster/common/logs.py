@@ -13,10 +13,8 @@ Every daemon writes its own file ``<log-dir>/<daemon>.log``.  ``ha.cf``'s
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 # Heartbeat's level words: operators grep for "WARN:" and "ERROR:".
@@ -27,9 +25,6 @@ _LEVEL_WORDS = {
     logging.ERROR: "ERROR",
     logging.CRITICAL: "CRIT",
 }
-
-_FACILITIES = logging.handlers.SysLogHandler.facility_names
-
 
 class HeartbeatFormatter(logging.Formatter):
     """``Mon DD HH:MM:SS.mmm node daemon[pid]: LEVEL: text``."""
@@ -92,20 +87,21 @@ def setup_logging(daemon: str, node: str, log_dir: Path | None, *,
 
 
 def _add_syslog(root: logging.Logger, daemon: str, facility: str) -> None:
+    # Imported here: logging.handlers brings socket, pickle and queue along
+    # (half a MiB in every daemon), and most nodes log to files only.
+    import logging.handlers
+
     if not os.path.exists("/dev/log"):
         return
+    facilities = logging.handlers.SysLogHandler.facility_names
     try:
         handler = logging.handlers.SysLogHandler(
-            address="/dev/log", facility=_FACILITIES.get(facility, _FACILITIES["daemon"]))
+            address="/dev/log", facility=facilities.get(facility, facilities["daemon"]))
     except OSError:
         return
     handler.setFormatter(_SyslogFormatter(daemon))
     handler.setLevel(logging.INFO)
     root.addHandler(handler)
-
-
-def known_facilities() -> Iterable[str]:
-    return _FACILITIES.keys()
 
 
 class RateLimiter:

@@ -1,8 +1,11 @@
-"""One reader of /proc/<pid>/stat, for the stack and the lab alike."""
+"""One reader of /proc/<pid>/stat and smaps_rollup, for the stack, the lab and bench alike."""
 
 from __future__ import annotations
 
-__all__ = ["process_start_time", "process_state", "stat_fields"]
+from dataclasses import dataclass
+
+__all__ = ["MemoryUse", "memory_use", "parse_smaps_rollup", "process_start_time",
+           "process_state", "stat_fields"]
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -27,3 +30,38 @@ def process_start_time(pid: int) -> int | None:
     process for good, since a recycled pid has a later start time."""
     fields = stat_fields(pid)
     return int(fields[19]) if fields else None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryUse:
+    """A process's memory in KiB.  PSS splits each shared page among the
+    processes mapping it, so PSS sums over processes never count a page twice;
+    USS is what the process alone maps (and what its exit would free)."""
+
+    rss: int
+    pss: int
+    uss: int
+    locked: int
+
+
+def parse_smaps_rollup(text: str) -> MemoryUse:
+    """The totals of a /proc/<pid>/smaps_rollup text; a missing line counts 0."""
+    kib: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        value = rest.split()
+        if value and value[0].isdigit():
+            kib[name] = int(value[0])
+    return MemoryUse(rss=kib.get("Rss", 0), pss=kib.get("Pss", 0),
+                     uss=kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0),
+                     locked=kib.get("Locked", 0))
+
+
+def memory_use(pid: int) -> MemoryUse | None:
+    """`pid`'s memory, or None once it is gone (or a kernel thread, which maps none)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return parse_smaps_rollup(text) if text else None

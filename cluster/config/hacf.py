@@ -27,7 +27,6 @@ absent = never, Pacemaker's default.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -173,6 +172,8 @@ class _Parser:
         name, rest = match.group(1), match.group(2).strip(" \t")
         spec = DIRECTIVES.get(name)
         if spec is None:
+            import difflib  # only for a typo: every daemon parses ha.cf at start
+
             close = difflib.get_close_matches(name, list(DIRECTIVES), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise self.fail(number, f"unknown directive {name!r}{hint}")

@@ -48,6 +48,7 @@ from cluster.bus.messages.mcp import (
 )
 from cluster.bus.messages.watchdog import WatchdogDisarm
 from cluster.bus.server import ControlServer, Publisher
+from cluster.common.heap import release_startup_garbage
 from cluster.common.logs import setup_logging
 from cluster.config.confdir import ClusterConfig, describe, load_config
 from cluster.config.diff import diff_configs
@@ -163,6 +164,7 @@ class MasterControl:
         self.loop.add_signal(signal.SIGHUP, self._on_hup)
         self.supervisor.start_all()
         _notify_systemd("READY=1")
+        release_startup_garbage()
         try:
             self.loop.run()
         finally:

@@ -27,6 +27,7 @@ from cluster.bus import endpoints
 from cluster.bus.client import AsyncClient, EventCallback, LiveCallback, Subscriber
 from cluster.bus.loop import Loop
 from cluster.bus.server import ControlServer, Handler, Publisher
+from cluster.common.heap import release_startup_garbage
 from cluster.common.logs import setup_logging
 from cluster.config.confdir import ClusterConfig, load_config
 from cluster.config.errors import ConfigError
@@ -170,6 +171,7 @@ def run_daemon(name: str, factory: Callable[[DaemonContext], Service],
     loop.add_signal(signal.SIGINT, on_term)
     loop.add_signal(signal.SIGHUP, on_hup)
     log.info("%s started (pid %d)", name, os.getpid())
+    release_startup_garbage()
     try:
         loop.run()
     finally:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 
 import msgpack
 import pytest
@@ -61,3 +63,22 @@ def test_garbage_only_ever_raises_codec_error(data: bytes) -> None:
 def test_error_result_round_trip(code: str, message: str) -> None:
     msg = ErrorResult(code=code, message=message)
     assert codec.decode(codec.encode(msg)) == msg
+
+
+_FRESH_DECODE = """
+import sys
+import msgpack
+from cluster.bus import codec
+from cluster.bus.messages.hbcomm import GetNodes
+assert "cluster.bus.messages.mon" not in sys.modules, "the codec loaded every module"
+msg = codec.decode(msgpack.packb({"v": 1, "t": "GetMonStatus", "b": {"service": "www"}}))
+print(type(msg).__module__, msg.service, codec.decode(codec.encode(GetNodes())))
+"""
+
+
+def test_a_process_loads_only_the_messages_it_imports_until_another_tag_arrives() -> None:
+    """A fresh interpreter, since this one has imported every message module."""
+    done = subprocess.run([sys.executable, "-c", _FRESH_DECODE], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cluster.bus.messages.mon", "www", "GetNodes()"]
