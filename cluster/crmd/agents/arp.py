@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cluster.bus.loop import Loop, Timer
+from cluster.common import trace
 
 __all__ = ["Announcement", "ArpSender", "RawArpSender", "garp_frames"]
 
@@ -68,20 +69,31 @@ class ArpSender(Protocol):
 
 
 class RawArpSender:
-    """Sends frames through a short-lived ``AF_PACKET`` raw socket.
+    """Sends frames through one unbound ``AF_PACKET`` raw socket, opened on first use
+    and kept: closing a packet socket waits for an RCU grace period
+    (``synchronize_net``), several milliseconds of the failover path.
 
-    Protocol 0: the socket never receives, so nothing queues up on it.
-    A full device queue (``EAGAIN``/``ENOBUFS``) loses that frame only: the
-    next round repeats it.
+    Protocol 0: the socket never receives, so nothing queues up on it. Each
+    frame names its interface (``sendto``), so an interface that comes back
+    under the same name needs nothing. A full device queue
+    (``EAGAIN``/``ENOBUFS``) loses that frame only: the next round repeats it.
     """
 
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+
     def send(self, ifname: str, frames: Sequence[bytes]) -> None:
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as sock:
-            sock.setblocking(False)
-            sock.bind((ifname, 0))
-            for frame in frames:
-                with contextlib.suppress(BlockingIOError, InterruptedError):
-                    sock.send(frame)
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            self._sock.setblocking(False)
+        for frame in frames:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                self._sock.sendto(frame, (ifname, _ETH_P_ARP))
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class Announcement:
@@ -127,6 +139,8 @@ class Announcement:
         try:
             self._sender.send(self._ifname, self._frames)
             self.sent += 1
+            if self.sent == 1:
+                trace.mark("arp.sent", self._address)
         except OSError as err:
             # The address is up; a lost announcement only delays the neighbours.
             log.warning("gratuitous ARP for %s on %s failed: %s", self._address, self._ifname, err)
