@@ -211,14 +211,16 @@ _DETECTION = ("beyond deadtime", "after detection")
 
 def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
            address_only: bool = False) -> list[Table]:
-    """One table per fault, one row per setting; each setting on its own site."""
+    """One table per fault, one row per setting; each setting on its own site.  The
+    address alone is traced: its failover share comes with a table per step."""
     made = {fault: Table(_ADDRESS_TITLE if address_only else _TITLES[fault],
                          _ADDRESS_NOTE if address_only else _NOTES[fault],
                          _HEADER + (_DETECTION if fault is Fault.POWER_OFF else ()))
             for fault in faults}
+    steps: dict[str, list[list[tuple[str, float]]]] = {}
     for timing in settings:
         try:
-            samples = measure(timing, runs, faults, address_only)
+            samples = measure(timing, runs, faults, address_only, traced=address_only)
         except Exception as exc:
             progress_failure(f"failover at {timing.label}")
             for table in made.values():
@@ -231,8 +233,10 @@ def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
                 reaction = [s.served - s.detected for s in runs_of if s.detected is not None]
                 cells += [ms(Stats.of(served).median - timing.deadtime),
                           ms(Stats.of(reaction).median)]
+                if address_only:
+                    steps[timing.label] = [sample.steps for sample in runs_of]
             made[fault].add(*cells)
-    return list(made.values())
+    return list(made.values()) + ([steps_table(steps)] if steps else [])
 
 
 def main() -> int:
@@ -259,7 +263,7 @@ def main() -> int:
     if reaction:
         print(f"after detection: {summary(reaction)}")
     if args.trace:
-        print(steps_table([sample.steps for sample in runs], timing.label).markdown())
+        print(steps_table({timing.label: [sample.steps for sample in runs]}).markdown())
     return 0
 
 

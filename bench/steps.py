@@ -12,7 +12,7 @@ is left out and its time goes to the next one found.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from bench.report import Table
 from bench.stats import ms
@@ -33,7 +33,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("arp.sent", "IPaddr: first gratuitous ARP sent"),
 )
 SERVED = ("client.served", "client's first answer from node2")
-DEAD = STEPS[0][0]
+ARP = "arp.sent"
 
 
 def breakdown(records: Iterable[Record], served: float) -> list[tuple[str, float]]:
@@ -56,20 +56,37 @@ def breakdown(records: Iterable[Record], served: float) -> list[tuple[str, float
     return found
 
 
-def table(runs: Sequence[list[tuple[str, float]]], label: str) -> Table:
-    """Median per step over `runs`, plus the median total from death to served."""
-    names = dict((*STEPS, SERVED))
-    result = Table(f"Failover share, step by step on node2 ({label})",
-                   "Each step's time from the step before (median over the runs that "
-                   "reached it); total: hbcomm's death decision → client served.",
-                   ("step", "what", "median", "max", "runs"))
-    for step in (*(s for s, _ in STEPS[1:]), SERVED[0]):
-        times = [delta for run in runs for name, delta in run if name == step]
-        if times:
-            result.add(step, names[step], ms(statistics.median(times)), ms(max(times)),
-                       str(len(times)))
-    totals = [sum(delta for _, delta in run) for run in runs if run]
-    if totals:
-        result.add("total", "death decided → client served", ms(statistics.median(totals)),
-                   ms(max(totals)), str(len(totals)))
+def table(runs_by_setting: Mapping[str, Sequence[list[tuple[str, float]]]]) -> Table:
+    """Median per step over the runs of each setting (a column each), then the
+    stack's share (death decided → first gratuitous ARP) and the total."""
+    labels = list(runs_by_setting)
+    result = Table("Failover share, step by step on node2: death decided → client served",
+                   "Median time of each step from the step before, over the runs that "
+                   "reached it (`python3 -m bench.failover --address-only --trace`; "
+                   "CLOCK_MONOTONIC marks from hbcomm, ccm and crmd in one file). The "
+                   "client's part includes waiting for its next request (one every 10 ms).",
+                   ("step", "what", *labels))
+
+    def cell(values: list[float]) -> str:
+        return ms(statistics.median(values)) if values else "-"
+
+    for step, what in (*STEPS[1:], SERVED):
+        result.add(step, what, *(cell([delta for run in runs for name, delta in run
+                                       if name == step])
+                                 for runs in runs_by_setting.values()))
+    result.add("stack", "death decided → first gratuitous ARP sent",
+               *(cell([_until(run, ARP) for run in runs if any(n == ARP for n, _ in run)])
+                 for runs in runs_by_setting.values()))
+    result.add("total", "death decided → client served",
+               *(cell([sum(delta for _, delta in run) for run in runs if run])
+                 for runs in runs_by_setting.values()))
     return result
+
+
+def _until(run: list[tuple[str, float]], step: str) -> float:
+    total = 0.0
+    for name, delta in run:
+        total += delta
+        if name == step:
+            break
+    return total

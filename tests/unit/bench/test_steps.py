@@ -37,12 +37,15 @@ def test_a_run_without_a_death_decision_has_no_breakdown() -> None:
     assert breakdown(_run(("ccm.view", 1.0)), served=2.0) == []
 
 
-def test_the_table_gives_median_per_step_and_the_total() -> None:
-    runs = [breakdown(_run(("hbcomm.dead", 0.0), ("ccm.view", d)), served=2 * d)
+def test_the_table_gives_medians_per_step_the_stacks_share_and_the_total() -> None:
+    runs = [breakdown(_run(("hbcomm.dead", 0.0), ("ccm.view", d), ("arp.sent", 2 * d)),
+                      served=3 * d)
             for d in (0.001, 0.002, 0.003)]
-    rows = {row[0]: row for row in table(runs, "10 ms / 30 ms").rows}
-    assert rows["ccm.view"][2:] == ("2.0 ms", "3.0 ms", "3")
-    assert rows["total"][2:] == ("4.0 ms", "6.0 ms", "3")
+    rows = {row[0]: row for row in table({"10 ms / 30 ms": runs, "1 s / 3 s": []}).rows}
+    assert rows["ccm.view"][2:] == ("2.0 ms", "-")
+    assert rows["crmd.view"][2:] == ("-", "-")
+    assert rows["stack"][2:] == ("4.0 ms", "-")
+    assert rows["total"][2:] == ("6.0 ms", "-")
 
 
 def test_marks_from_other_processes_land_in_one_file_on_the_monotonic_clock(
