@@ -1,7 +1,7 @@
 """Failover time as a client sees it: fault on node1 → the client is served by node2.
 
     python3 -m bench.failover [--runs 20] [--keepalive 0.1] [--deadtime 0.5]
-                              [--graceful | --address-only]
+                              [--graceful | --address-only] [--trace]
 
 Two nodes and a client in namespaces; ``node1 IPaddr::VIP/24/eth1 httpd``
 with ``auto_failback on`` so every run starts with node1 serving.  With
@@ -14,7 +14,10 @@ ones (``OVERLAPPING_PROBE``); each run powers node1 off (or, with
 client got node2's first answer; after a power-off also the time until node2's hbcomm declared
 node1 dead, so the stack's own share after detection is known.  node1 is
 then powered on and restarted, and the group comes home before the next
-run.  `python3 -m bench` runs this at every setting.
+run.  `python3 -m bench` runs this at every setting.  With ``--trace``
+node2's daemons write a step trace (`cluster.common.trace`) and the median
+time of each step from the death decision to the client served is printed
+(`bench.steps`).
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bench.common import Timing, crm_status, ha_cf, progress, progress_failure, setting_parser
 from bench.report import Table, stat_cells
 from bench.stats import Stats, ms, summary
+from bench.steps import breakdown
+from bench.steps import table as steps_table
 from cluster.bus.messages.hbcomm import NodeStatusChanged
+from cluster.common import trace
 from cluster.lab import Lab, Node
 from cluster.lab.events import EventLog
 from cluster.lab.services import HTTP_PORT, OVERLAPPING_PROBE, httpd_script
@@ -49,10 +55,12 @@ class Fault(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """Seconds from the fault until node2 served, and until node2 declared node1 dead."""
+    """Seconds from the fault until node2 served, and until node2 declared node1 dead;
+    with a trace, the time per step after the death decision."""
 
     served: float
     detected: float | None  # None: no power-off, nothing to detect
+    steps: list[tuple[str, float]] = field(default_factory=list)
 
     def __str__(self) -> str:
         dead = "" if self.detected is None else f" (declared dead after {ms(self.detected)})"
@@ -104,7 +112,8 @@ class Client:
 class Site:
     """node1 and node2 (LANs hb and public), a client on public, node1's group home."""
 
-    def __init__(self, lab: Lab, timing: Timing, address_only: bool = False) -> None:
+    def __init__(self, lab: Lab, timing: Timing, address_only: bool = False,
+                 traced: bool = False) -> None:
         self.timing = timing
         self.address_only = address_only
         hb, public = lab.add_lan("hb"), lab.add_lan("public")
@@ -120,6 +129,7 @@ class Site:
                               files={"resource.d/httpd": httpd_script(node)})
         self._client: Client | None = None
         self._mcp1: subprocess.Popen[bytes] | None = None
+        self._trace = self.n2.dir / "trace" if traced else None
 
     def start(self) -> None:
         """node1 serving, node2 joined."""
@@ -128,7 +138,7 @@ class Site:
         self._mcp1 = self.n1.start_stack()
         self._client = Client(self._client_host, self._vip)
         self._client.served_by("node1", 0.0, _START_TIMEOUT)
-        self.n2.start_stack()
+        self.n2.start_stack(env={} if self._trace is None else {trace.ENV: str(self._trace)})
         wait_for(lambda: (s := crm_status(self.n2)) is not None
                  and s.members == ("node1", "node2"), _START_TIMEOUT,
                  message="node2 never joined node1")
@@ -155,7 +165,9 @@ class Site:
             self._boot_services(self.n1)
         self._mcp1 = self.n1.start_stack()
         self._client.served_by("node1", time.monotonic(), _START_TIMEOUT)
-        return Sample(served - start, None if detected is None else detected - start)
+        steps = [] if self._trace is None else breakdown(
+            (r for r in trace.read(self._trace) if start <= r.at <= served), served)
+        return Sample(served - start, None if detected is None else detected - start, steps)
 
     def _boot_services(self, node: Node) -> None:
         """With the address alone in the group, the web server starts at boot."""
@@ -173,12 +185,12 @@ _Site = TypeVar("_Site", bound="Site")
 
 
 def runs_on_site(site_type: type[_Site], timing: Timing, runs: int, kinds: Iterable[_Kind],
-                 one: Callable[[_Site, _Kind], _Result], address_only: bool = False
-                 ) -> dict[_Kind, list[_Result]]:
+                 one: Callable[[_Site, _Kind], _Result], address_only: bool = False,
+                 traced: bool = False) -> dict[_Kind, list[_Result]]:
     """`runs` results of `one(site, kind)` for every kind, all on one freshly built site."""
     results: dict[_Kind, list[_Result]] = {}
     with Lab() as lab:
-        site = site_type(lab, timing, address_only)
+        site = site_type(lab, timing, address_only, traced)
         try:
             site.start()
             for kind in kinds:
@@ -193,9 +205,9 @@ def runs_on_site(site_type: type[_Site], timing: Timing, runs: int, kinds: Itera
 
 
 def measure(timing: Timing, runs: int, faults: Iterable[Fault],
-            address_only: bool = False) -> dict[Fault, list[Sample]]:
+            address_only: bool = False, traced: bool = False) -> dict[Fault, list[Sample]]:
     """`runs` samples of every fault in `faults`, all on one freshly built site."""
-    return runs_on_site(Site, timing, runs, faults, Site.run, address_only)
+    return runs_on_site(Site, timing, runs, faults, Site.run, address_only, traced)
 
 
 _CLIENT = ("a client opens a new request to the VIP every 10 ms without waiting for the "
@@ -226,14 +238,16 @@ _DETECTION = ("beyond deadtime", "after detection")
 
 def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
            address_only: bool = False) -> list[Table]:
-    """One table per fault, one row per setting; each setting on its own site."""
+    """One table per fault, one row per setting; each setting on its own site.  The
+    address alone is traced: its failover share comes with a table per step."""
     made = {fault: Table(_ADDRESS_TITLE if address_only else _TITLES[fault],
                          _ADDRESS_NOTE if address_only else _NOTES[fault],
                          _HEADER + (_DETECTION if fault is Fault.POWER_OFF else ()))
             for fault in faults}
+    steps: dict[str, list[list[tuple[str, float]]]] = {}
     for timing in settings:
         try:
-            samples = measure(timing, runs, faults, address_only)
+            samples = measure(timing, runs, faults, address_only, traced=address_only)
         except Exception as exc:
             progress_failure(f"failover at {timing.label}")
             for table in made.values():
@@ -246,8 +260,10 @@ def tables(settings: Sequence[Timing], runs: int, faults: Sequence[Fault],
                 reaction = [s.served - s.detected for s in runs_of if s.detected is not None]
                 cells += [ms(Stats.of(served).median - timing.deadtime),
                           ms(Stats.of(reaction).median)]
+                if address_only:
+                    steps[timing.label] = [sample.steps for sample in runs_of]
             made[fault].add(*cells)
-    return list(made.values())
+    return list(made.values()) + ([steps_table(steps)] if steps else [])
 
 
 def main() -> int:
@@ -257,12 +273,20 @@ def main() -> int:
                      help="SIGTERM node1's cluster-mcp instead of powering it off")
     how.add_argument("--address-only", action="store_true",
                      help="the group is the address alone; the web server runs on both nodes")
+    parser.add_argument("--trace", action="store_true",
+                        help="trace node2's daemons and print the time per step after "
+                             "the death decision (power-off only)")
     args = parser.parse_args()
     timing = Timing(args.keepalive, args.deadtime)
     fault = Fault.SIGTERM if args.graceful else Fault.POWER_OFF
-    samples = [sample.served
-               for sample in measure(timing, args.runs, [fault], args.address_only)[fault]]
-    print(f"{fault.value}, keepalive / deadtime {timing.label}: {summary(samples)}")
+    runs = measure(timing, args.runs, [fault], args.address_only, args.trace)[fault]
+    print(f"{fault.value}, keepalive / deadtime {timing.label}: "
+          f"{summary([sample.served for sample in runs])}")
+    reaction = [s.served - s.detected for s in runs if s.detected is not None]
+    if reaction:
+        print(f"after detection: {summary(reaction)}")
+    if args.trace:
+        print(steps_table({timing.label: [sample.steps for sample in runs]}).markdown())
     return 0
 
 

@@ -15,9 +15,11 @@ dest)`` requests to hbcomm; ``ViewPublished`` is published on ``ccm.pub``
 topic ``view`` and logged (``membership instance 7: node1 node2 (quorate)``
 with how long agreement took); ``GetView`` on ``ccm.ctl`` answers the current
 view.  Undecodable or nonsensical peer messages are dropped, counted and
-logged at a limited rate.  The highest instance seen is written to
-``<state-dir>/ccm_instance`` before any view that uses it is published, so a
-restarted ccm never goes back.
+logged at a limited rate.  ``<state-dir>/ccm_instance`` holds a ceiling on
+the instances this node may have used: before a view above it is published,
+the ceiling is raised to that instance plus ``RESERVE`` (written and synced),
+so a restarted ccm, which starts above the ceiling, never goes back, and only
+one view in ``RESERVE`` waits for a disk sync (a failover does not).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from cluster.bus.messages.hbcomm import (
 )
 from cluster.ccm.interface import Effect, MembershipConfig, MessageDropped, Send, ViewPublished
 from cluster.ccm.membership import Membership
+from cluster.common import trace
 from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.common.snapshots import SnapshotOrder
@@ -52,10 +55,11 @@ MTYPE = "ccm"
 STATE_FILE = "ccm_instance"
 _RECONCILE = 5.0         # seconds between GetNodes snapshots (hbcomm restarts, lost events)
 _REQUEST_TIMEOUT = 2.0   # a local request; hbcomm answers at once or is not there
+RESERVE = 64             # instances reserved per write of the state file
 
 
 def read_instance(path: Path) -> int:
-    """The persisted max instance, or 0 when missing or unreadable (logged)."""
+    """The persisted ceiling, or 0 when missing or unreadable (logged)."""
     try:
         text = path.read_text().strip()
     except FileNotFoundError:
@@ -87,7 +91,7 @@ class CcmService:
         self.core = Membership(membership_config(ctx.config), self._loop.clock(),
                                max_instance=self._persisted,
                                first_round=random.Random().randrange(1, 1 << 31))
-        log.info("membership starting: node %s of %d, last instance %d", ctx.node,
+        log.info("membership starting: node %s of %d, instances above %d", ctx.node,
                  self.core.config.total, self._persisted)
         self.dropped = 0
         self._bad_log = RateLimiter(interval=10.0)
@@ -106,6 +110,7 @@ class CcmService:
     def _on_event(self, _topic: str, msg: Any) -> None:
         now = self._loop.clock()
         if isinstance(msg, NodeStatusChanged):
+            trace.mark("ccm.event", f"{msg.node} {msg.status}")
             self._order.saw_event(msg.generation, msg.seq)
             self._apply(self.core.node_status(msg.node, msg.status, now))
         elif isinstance(msg, ClusterMessage) and msg.mtype == MTYPE:
@@ -147,8 +152,8 @@ class CcmService:
     def _apply(self, effects: list[Effect]) -> None:
         if self.core.max_instance > self._persisted:  # before anyone can see the view
             try:
-                write_instance(self._state_file, self.core.max_instance)
-                self._persisted = self.core.max_instance
+                write_instance(self._state_file, self.core.max_instance + RESERVE)
+                self._persisted = self.core.max_instance + RESERVE
             except OSError as err:
                 log.error("cannot save the membership instance in %s: %s",
                           self._state_file, err.strerror)
@@ -157,6 +162,7 @@ class CcmService:
                 request = SendToCluster(MTYPE, codec.encode(effect.message), effect.dest)
                 self._hbcomm.call(request, _REQUEST_TIMEOUT, self._on_sent)
             elif isinstance(effect, ViewPublished):
+                trace.mark("ccm.view", str(effect.view.instance))
                 self.publisher.publish("view", effect.view)
                 self._log_view(effect)
             else:

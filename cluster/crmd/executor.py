@@ -137,7 +137,10 @@ class Executor:
             ha_rsctmp=Path(self._env.get("HA_RSCTMP") or "/run/resource-agents"),
         )
         self._netlink = netlink if netlink is not None else Rtnetlink()
-        self._arp = arp if arp is not None else RawArpSender()
+        self._raw_arp: RawArpSender | None = None  # ours to close
+        if arp is None:
+            arp = self._raw_arp = RawArpSender()
+        self._arp = arp
         self._agents: dict[str, Agent] = {}
         self._queues: dict[str, deque[_Job]] = {}
         self._current: dict[str, _Job] = {}
@@ -214,7 +217,8 @@ class Executor:
         for agent in self._agents.values():
             agent.close()
         self._netlink.close()
-        self._arp.close()
+        if self._raw_arp is not None:
+            self._raw_arp.close()
 
     # -- queueing ----------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.crmd import FailedAction, GroupStateChanged, LastChange, NodeResources
 from cluster.bus.server import Publisher
+from cluster.common import trace
 from cluster.config.diff import ConfigDiff
 from cluster.config.hacf import HaConfig
 from cluster.config.haresources import ResourceGroup
@@ -409,9 +410,11 @@ class LocalNode:
 
     def _run(self, op: RunOp) -> None:
         spec = self._groups[op.group].resources[op.index]
+        trace.mark("crmd.op", f"{op.action} {spec.token}")
         self._executor.run(spec, op.action, lambda result: self._op_done(op, result))
 
     def _op_done(self, op: RunOp, result: OpResult) -> None:
+        trace.mark("crmd.op_done", f"{op.action} {result.outcome.name}")
         status = _status(result)
         self._apply(self._runner.op_done(op.group, op.index, op.action, status,
                                          _cause(result)), result)

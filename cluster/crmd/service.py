@@ -73,6 +73,7 @@ from cluster.bus.messages.crmd import (
 )
 from cluster.bus.messages.hbcomm import ClusterMessage, SendToCluster
 from cluster.bus.server import DEFERRED, Responder
+from cluster.common import trace
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
 from cluster.config.diff import diff_configs
@@ -225,6 +226,7 @@ class CrmdService:
             self._on_view(msg)
 
     def _on_view(self, msg: ViewChanged) -> None:
+        trace.mark("crmd.view", str(msg.instance))
         if not msg.formed:
             log.debug("membership view %d is not formed yet; waiting", msg.instance)
             return
@@ -241,10 +243,10 @@ class CrmdService:
             self._coordinator.forget_takeovers(name)
             self._warned.discard(name)
             self._fencer.forget(name)
+        self._changed()     # queued first: a takeover's decision goes before our report
         if any(name != self._node for name in event.joined):
             self._sync_intents()
         self.local.on_view(msg.instance, self._node in msg.members)
-        self._changed()
 
     def _on_hbcomm(self, _topic: str, msg: object) -> None:
         if not isinstance(msg, ClusterMessage) or msg.src == self._node:
@@ -377,6 +379,7 @@ class CrmdService:
             log.info("mach_down takeover complete for node %s.", node)
 
     def _evaluate(self) -> None:
+        trace.mark("crmd.evaluate")
         self._eval_pending = False
         self._refresh_intents()
         own = self.local.own_report()
@@ -386,6 +389,7 @@ class CrmdService:
         state = self.state()
         self._check_rivals(state)
         plan = decide(state, self._policy)
+        trace.mark("crmd.decided", str(plan.instance))
         level = logging.INFO if plan.dc == self._node else logging.DEBUG
         for note in plan.notes:
             if note not in self._plan.notes:
@@ -433,6 +437,7 @@ class CrmdService:
             log.info("decision (instance %d, #%d): %s %s on %s: %s", order.instance,
                      order.serial, order.action, order.group, order.node, order.reason)
             if order.node == self._node:
+                trace.mark("crmd.order", f"{order.action} {order.group}")
                 self.local.command(order.group, order.action, order.instance)
             else:
                 self._send(Command(order.instance, order.group, order.action, order.serial),

@@ -43,6 +43,7 @@ from cluster.bus.messages.hbcomm import (
     ParameterResult,
     SendToCluster,
 )
+from cluster.common import trace
 from cluster.common.files import write_atomic
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
@@ -300,6 +301,7 @@ class HbcommService:
                             round(event.interval * 1000), over)
                 self.publisher.publish("late", HeartbeatLate(event.node, event.interval))
             elif isinstance(event, NodeDead):
+                trace.mark("hbcomm.dead", event.node)
                 if event.silent_for > 0:
                     log.warning("node %s: is dead (silent for %d ms)", event.node,
                                 round(event.silent_for * 1000))
@@ -335,6 +337,7 @@ class HbcommService:
         self._statuses[node] = status
         self._node_seq += 1
         log.info("Status update for node %s: status %s", node, status)
+        trace.mark("hbcomm.publish", f"{node} {status}")
         self.publisher.publish("node", NodeStatusChanged(node, status, previous, reason,
                                                          silent_for, self.generation,
                                                          self._node_seq))

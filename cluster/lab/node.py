@@ -269,8 +269,10 @@ class Node:
         self.lab.resources.track(proc)
         return proc
 
-    def start_stack(self, *extra_args: str) -> subprocess.Popen[bytes]:
-        """Start the master control process; console output to log/mcp.console."""
+    def start_stack(self, *extra_args: str,
+                    env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start the master control process; console output to log/mcp.console.
+        `env` is added to the daemons' environment (e.g. ``CLUSTER_TRACE``)."""
         argv = [sys.executable, "-m", "cluster.mcp", "-c", str(self.conf_dir), "--node", self.name]
         for option, path in (
             ("--run-dir", self.run_dir),
@@ -282,9 +284,9 @@ class Node:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # Nodes share the host's /run; give resource agents a private one, as a real
         # machine has (Debian's IPaddr2 keeps its ARP sender's pidfile there).
-        env = {"HA_RSCTMP": str(self.run_dir / "resource-agents")}
+        stack_env = {"HA_RSCTMP": str(self.run_dir / "resource-agents"), **(env or {})}
         with open(self.log_dir / "mcp.console", "ab") as console:
-            return self.spawn(argv, stdout=console, stderr=subprocess.STDOUT, env=env)
+            return self.spawn(argv, stdout=console, stderr=subprocess.STDOUT, env=stack_env)
 
     def ping(self, ip: str, *, timeout: float = 1.0) -> bool:
         """One ICMP echo from this node to `ip` (a lab address); True if answered."""

@@ -23,35 +23,19 @@ import ctypes
 import itertools
 import os
 import socket
-import struct
 import threading
 from pathlib import Path
+
+from cluster.common import rtnetlink as rt
 
 __all__ = ["AddressReader", "socket_in_netns"]
 
 _CLONE_NEWNET = 0x40000000
-_NETLINK_ROUTE = 0
-_RTM_NEWADDR = 20
-_RTM_GETADDR = 22
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_DUMP = 0x300
-_IFA_ADDRESS = 1
-_IFA_LOCAL = 2
-
-_NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, seq, pid
-_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTATTR = struct.Struct("=HH")  # length, type
 _OPEN_TIMEOUT = 5.0
 
 
-def _align(length: int) -> int:
-    return (length + 3) & ~3
-
-
 def socket_in_netns(netns_path: Path, family: int = socket.AF_NETLINK,
-                    kind: int = socket.SOCK_RAW, proto: int = _NETLINK_ROUTE) -> socket.socket:
+                    kind: int = socket.SOCK_RAW, proto: int = rt.NETLINK_ROUTE) -> socket.socket:
     """Create a socket inside the namespace at `netns_path` (default: NETLINK_ROUTE)."""
     outcome: list[socket.socket | BaseException] = []
 
@@ -109,65 +93,15 @@ class AddressReader:
     def ipv4(self) -> frozenset[str]:
         """Every IPv4 address configured on any interface of the namespace."""
         seq = next(self._seq) & 0xFFFFFFFF
-        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
-        header = _NLMSGHDR.pack(
-            _NLMSGHDR.size + len(body), _RTM_GETADDR, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0
-        )
-        self._sock.send(header + body)
-        found: set[str] = set()
-        # A dump of a lab node is one or two datagrams; the bound guards
-        # against a kernel that never sends NLMSG_DONE.
-        for _datagram in range(10_000):
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError as exc:
-                raise TimeoutError(f"no rtnetlink answer from {self.netns_path}") from exc
-            if self._parse(data, seq, found):
-                return frozenset(found)
-        raise OSError(f"rtnetlink dump from {self.netns_path} did not end")
+        try:
+            answers = rt.request(self._sock, seq, rt.RTM_GETADDR,
+                                 rt.NLM_F_REQUEST | rt.NLM_F_DUMP,
+                                 rt.IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0))
+        except TimeoutError as exc:
+            raise TimeoutError(f"no rtnetlink answer from {self.netns_path}") from exc
+        except OSError as exc:
+            raise OSError(exc.errno, f"rtnetlink error from {self.netns_path}: "
+                                     f"{exc.strerror or exc}") from None
+        return frozenset(found.address for kind, payload in answers
+                         if kind == rt.RTM_NEWADDR and (found := rt.ipv4_address(payload)))
 
-    def _parse(self, data: bytes, seq: int, found: set[str]) -> bool:
-        """Add addresses from one datagram; True once the dump is complete."""
-        offset = 0
-        while offset + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, msg_seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-            if length < _NLMSGHDR.size:
-                raise OSError(f"malformed rtnetlink message from {self.netns_path}")
-            payload = data[offset + _NLMSGHDR.size : offset + length]
-            offset += _align(length)
-            if msg_seq != seq:  # left over from an earlier, timed-out dump
-                continue
-            if kind == _NLMSG_DONE:
-                return True
-            if kind == _NLMSG_ERROR:
-                (code,) = struct.unpack_from("=i", payload)
-                if code != 0:
-                    raise OSError(-code, f"rtnetlink error from {self.netns_path}")
-                return True
-            if kind == _RTM_NEWADDR:
-                address = self._address(payload)
-                if address is not None:
-                    found.add(address)
-        return False
-
-    @staticmethod
-    def _address(payload: bytes) -> str | None:
-        family = payload[0]
-        if family != socket.AF_INET:
-            return None
-        local: str | None = None
-        peer: str | None = None
-        offset = _IFADDRMSG.size
-        while offset + _RTATTR.size <= len(payload):
-            length, kind = _RTATTR.unpack_from(payload, offset)
-            if length < _RTATTR.size:
-                break
-            value = payload[offset + _RTATTR.size : offset + length]
-            if kind == _IFA_LOCAL and len(value) == 4:
-                local = socket.inet_ntoa(value)
-            elif kind == _IFA_ADDRESS and len(value) == 4:
-                peer = socket.inet_ntoa(value)
-            offset += _align(length)
-        # IFA_LOCAL is the address itself; IFA_ADDRESS is the peer on
-        # point-to-point links and equal to it everywhere else.
-        return local if local is not None else peer

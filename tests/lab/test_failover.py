@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import pytest
 
 from bench.failover import Client
+from bench.steps import SERVED, STEPS, breakdown
+from cluster.common import trace
 from cluster.lab import Lab, Lan, Node, OwnershipObserver, wait_for
 from cluster.lab.probes import hb_tool, log_tails, served_by
 from cluster.lab.services import httpd_pid, httpd_script
@@ -75,8 +77,8 @@ def _configure(site: Site, failback: str, resource: str, extra: str, service: bo
             node.run([str(node.conf_dir / "resource.d" / "httpd"), "start"])
 
 
-def _start(site: Site, name: str) -> None:
-    site.procs[name] = site.node(name).start_stack()
+def _start(site: Site, name: str, env: dict[str, str] | None = None) -> None:
+    site.procs[name] = site.node(name).start_stack(env=env)
 
 
 def _status(node: Node) -> dict[str, object] | None:
@@ -135,7 +137,8 @@ def make_site(lab: Lab) -> Iterator[object]:
     sites: list[tuple[Site, OwnershipObserver]] = []
 
     def build(failback: str = "off", resource: str = "IPaddr::{vip}/24/eth0", hacf: str = "",
-              service: bool = True) -> tuple[Site, OwnershipObserver]:
+              service: bool = True,
+              node2_env: dict[str, str] | None = None) -> tuple[Site, OwnershipObserver]:
         lan, hb = lab.add_lan("lan0"), lab.add_lan("hb")
         site = Site(lab, lan, lab.add_node("node1", [lan, hb]), lab.add_node("node2", [lan, hb]),
                     lab.add_host("client", [lan]), lan.host(200), {})
@@ -146,7 +149,7 @@ def make_site(lab: Lab) -> Iterator[object]:
         # initdead, take the group (as Heartbeat would) and keep it (auto_failback off).
         _start(site, "node1")
         _wait_running_on(site, "node1")
-        _start(site, "node2")
+        _start(site, "node2", node2_env)
         wait_for(lambda: _holder(site.n2) == "node1", _TIMEOUT, message="node2 agrees")
         return site, observer
 
@@ -199,6 +202,21 @@ def test_power_off_fails_over_within_deadtime_plus_one_second(make_site: object,
     assert took < _DEADTIME + 1.0 + 1.0, f"took {took:.2f} s"  # + 1 s for the client probe
     held = next(s.first for s in observer.timeline if s.owners == {"node2"})
     assert held - begin < _DEADTIME + 1.0, f"VIP on node2 after {held - begin:.2f} s"
+
+
+def test_a_traced_failover_marks_every_step_on_node2_in_order(lab: Lab,
+                                                              make_site: object) -> None:
+    """CLUSTER_TRACE: hbcomm, ccm and crmd mark each step from the death decision to the
+    first gratuitous ARP in one file, in path order (what bench.failover --trace reads)."""
+    path = lab.root / "node2.trace"
+    site, _observer = make_site(node2_env={trace.ENV: str(path)})  # type: ignore[operator]
+    begin = time.monotonic()
+    site.n1.power_off()
+    served = _wait_running_on(site, "node2")
+    steps = breakdown([r for r in trace.read(path) if r.at >= begin], served)
+    assert [name for name, _ in steps] == [name for name, _ in (*STEPS, SERVED)], steps
+    stack = sum(took for _, took in steps[:-1])
+    assert stack < 1.0, f"death → first gratuitous ARP took {stack * 1000:.1f} ms: {steps}"
 
 
 # Asks http://VIP:8080/ every 10 ms from the client and prints "<monotonic> <answer>"

@@ -14,7 +14,7 @@ Frames (RFC 826/5227 layout, broadcast destination, EtherType 0x0806): the
 request has sender = target = the address and an all-zero target MAC; the reply
 has sender = target = the address and target MAC = our MAC, which is what
 Linux recognises as a gratuitous reply. Inputs: interface name, MAC, IPv4
-address. Output: frames on an ``AF_PACKET`` socket
+address. Output: frames on an ``AF_PACKET`` socket bound to the interface
 (:class:`RawArpSender`); unit tests pass a recording fake sender.
 """
 
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cluster.bus.loop import Loop, Timer
+from cluster.common import trace
 
 __all__ = ["Announcement", "ArpSender", "RawArpSender", "garp_frames"]
 
@@ -66,18 +67,16 @@ class ArpSender(Protocol):
         """Put ``frames`` on the wire of ``ifname``; raises ``OSError``."""
         ...
 
-    def close(self) -> None: ...
-
 
 class RawArpSender:
-    """Sends frames through one unbound ``AF_PACKET`` raw socket, kept open.
+    """Sends frames through one unbound ``AF_PACKET`` raw socket, opened on first use
+    and kept: closing a packet socket waits for an RCU grace period
+    (``synchronize_net``), several milliseconds of the failover path.
 
-    Kept open because closing a packet socket waits for an RCU grace period
-    in the kernel (``synchronize_net``), 10-20 ms on a VM: paid per start it
-    delayed every resource after the address. Unbound (``sendto`` names the
-    interface) and protocol 0, so it never receives and nothing queues up on
-    it. A full device queue (``EAGAIN``/``ENOBUFS``) loses that frame only:
-    the next round repeats it.
+    Protocol 0: the socket never receives, so nothing queues up on it. Each
+    frame names its interface (``sendto``), so an interface that comes back
+    under the same name needs nothing. A full device queue
+    (``EAGAIN``/``ENOBUFS``) loses that frame only: the next round repeats it.
     """
 
     def __init__(self) -> None:
@@ -89,7 +88,7 @@ class RawArpSender:
             self._sock.setblocking(False)
         for frame in frames:
             with contextlib.suppress(BlockingIOError, InterruptedError):
-                self._sock.sendto(frame, (ifname, 0))
+                self._sock.sendto(frame, (ifname, _ETH_P_ARP))
 
     def close(self) -> None:
         if self._sock is not None:
@@ -140,6 +139,8 @@ class Announcement:
         try:
             self._sender.send(self._ifname, self._frames)
             self.sent += 1
+            if self.sent == 1:
+                trace.mark("arp.sent", self._address)
         except OSError as err:
             # The address is up; a lost announcement only delays the neighbours.
             log.warning("gratuitous ARP for %s on %s failed: %s", self._address, self._ifname, err)

@@ -46,6 +46,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from cluster.bus.loop import Loop
+from cluster.common import trace
 from cluster.crmd.agents.arp import Announcement, ArpSender
 from cluster.crmd.agents.netlink import Address, Link, Netlink
 from cluster.crmd.agents.protocol import OpRequest, Outcome, Reply
@@ -199,6 +200,7 @@ class IpAddressAgent:
         label = f"{link.name}:{spec.label}" if spec.label else None
         try:
             self._netlink.add_address(link.index, spec.ip, bits, broadcast, label)
+            trace.mark("ipaddr.added", spec.ip)
         except OSError as err:
             if err.errno != errno.EEXIST:  # added meanwhile: that is what we wanted
                 raise

@@ -1,30 +1,37 @@
 """The IP agents' one seam to the kernel: links and IPv4 addresses over rtnetlink.
 
 Role: :class:`Rtnetlink` lists links and IPv4 addresses and adds/deletes an
-address with pyroute2, in the network namespace of the calling process (a lab
-node runs the agent inside its namespace). Each call is one netlink round trip
-(about a millisecond), so the IP agents call it straight from the event loop.
-Outputs are plain frozen values (:class:`Link`, :class:`Address`); kernel
-errors are raised as ``OSError`` with the kernel's errno (``EEXIST`` for an
-address already present, ``EADDRNOTAVAIL`` for one already gone).
+address on one NETLINK_ROUTE socket (:mod:`cluster.common.rtnetlink`), in the
+network namespace of the calling process (a lab node runs the agent inside
+its namespace). Each call is one netlink round trip of well under a
+millisecond, so the IP agents call it straight from the event loop: a
+failover's ``IPaddr start`` is two dumps and one add. Outputs are plain
+frozen values (:class:`Link`, :class:`Address`); kernel errors are raised as
+``OSError`` with the kernel's errno (``EEXIST`` for an address already
+present, ``EADDRNOTAVAIL`` for one already gone).
 
 The :class:`Netlink` protocol is what the agents depend on; unit tests give
-them an in-memory fake. pyroute2 is imported by the first call, not at import
-time: it costs a fifth of a second that tools running only scripts never pay.
-crmd's start-up probe of its IP resources is normally that first call, so a
-later failover does not pay it either.
+them an in-memory fake.
 """
 
 from __future__ import annotations
 
+import itertools
+import socket
+import struct
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from cluster.common import rtnetlink as rt
 
 __all__ = ["Address", "Link", "Netlink", "Rtnetlink"]
 
-_AF_INET = 2
 _IFF_UP = 0x1
 _IFF_LOWER_UP = 0x10000  # the carrier: the physical layer is up
+_IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+_IFLA_ADDRESS = 1
+_IFLA_IFNAME = 3
+_TIMEOUT = 5.0  # the kernel answers at once; this only bounds a wedged socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +71,27 @@ class Netlink(Protocol):
 
 
 class Rtnetlink:
-    """The real thing: one pyroute2 ``IPRoute`` socket, opened on first use."""
+    """The real thing: one NETLINK_ROUTE socket, opened on first use."""
 
-    def __init__(self) -> None:
-        self._ipr: Any = None
+    def __init__(self, timeout: float = _TIMEOUT) -> None:
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._seq = itertools.count(1)
 
     def links(self) -> list[Link]:
         result = []
-        for msg in self._call("get_links"):
-            flags = int(msg["flags"])
+        for kind, payload in self._call("links", rt.RTM_GETLINK, rt.NLM_F_DUMP,
+                                        _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+            if kind != rt.RTM_NEWLINK or len(payload) < _IFINFOMSG.size:
+                continue
+            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(payload)
+            attrs = rt.attributes(payload, _IFINFOMSG.size)
+            hwaddr = attrs.get(_IFLA_ADDRESS) or bytes(6)
             result.append(
                 Link(
-                    index=int(msg["index"]),
-                    name=str(msg.get("ifname")),
-                    mac=str(msg.get("address") or "00:00:00:00:00:00"),
+                    index=index,
+                    name=_text(attrs.get(_IFLA_IFNAME, b"")),
+                    mac=":".join(f"{byte:02x}" for byte in hwaddr),
                     up=bool(flags & _IFF_UP),
                     carrier=bool(flags & _IFF_LOWER_UP),
                 )
@@ -85,42 +99,55 @@ class Rtnetlink:
         return result
 
     def addresses(self) -> list[Address]:
-        result = []
-        for msg in self._call("get_addr", family=_AF_INET):
-            # IFA_LOCAL is our address; IFA_ADDRESS is the peer on point-to-point links.
-            address = msg.get("local") or msg.get("address")
-            if address:
-                label = str(msg.get("label") or "")
-                result.append(
-                    Address(int(msg["index"]), str(address), int(msg["prefixlen"]), label)
-                )
-        return result
+        answers = self._call("addresses", rt.RTM_GETADDR, rt.NLM_F_DUMP,
+                             rt.IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0))
+        return [Address(found.index, found.address, found.prefixlen, found.label)
+                for kind, payload in answers
+                if kind == rt.RTM_NEWADDR and (found := rt.ipv4_address(payload))]
 
     def add_address(
         self, index: int, address: str, prefixlen: int, broadcast: str | None, label: str | None
     ) -> None:
-        extra: dict[str, str] = {}
+        attrs = _address_attrs(address)
         if broadcast:
-            extra["broadcast"] = broadcast
+            attrs.append(rt.attribute(rt.IFA_BROADCAST, socket.inet_aton(broadcast)))
         if label:
-            extra["label"] = label
-        self._call("addr", "add", index=index, address=address, prefixlen=prefixlen, **extra)
+            attrs.append(rt.attribute(rt.IFA_LABEL, label.encode() + b"\0"))
+        self._call("add address", rt.RTM_NEWADDR,
+                   rt.NLM_F_ACK | rt.NLM_F_CREATE | rt.NLM_F_EXCL,
+                   rt.IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, 0, index), attrs)
 
     def delete_address(self, index: int, address: str, prefixlen: int) -> None:
-        self._call("addr", "del", index=index, address=address, prefixlen=prefixlen)
+        self._call("delete address", rt.RTM_DELADDR, rt.NLM_F_ACK,
+                   rt.IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, 0, index),
+                   _address_attrs(address))
 
     def close(self) -> None:
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.exceptions import NetlinkError
-
-        if self._ipr is None:
-            self._ipr = IPRoute()
+    def _call(self, what: str, kind: int, flags: int, body: bytes,
+              attrs: list[bytes] | None = None) -> list[tuple[int, bytes]]:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                 rt.NETLINK_ROUTE)
+            sock.settimeout(self._timeout)
+            sock.bind((0, 0))
+            self._sock = sock
+        seq = next(self._seq) & 0xFFFFFFFF
         try:
-            return getattr(self._ipr, method)(*args, **kwargs)
-        except NetlinkError as err:
-            raise OSError(err.code, f"netlink {method}: {err}") from None
+            return rt.request(self._sock, seq, kind, rt.NLM_F_REQUEST | flags, body, attrs or ())
+        except TimeoutError:
+            raise TimeoutError(f"netlink {what}: no answer from the kernel") from None
+        except OSError as err:
+            raise OSError(err.errno, f"netlink {what}: {err.strerror or err}") from None
+
+
+def _address_attrs(address: str) -> list[bytes]:
+    packed = socket.inet_aton(address)
+    return [rt.attribute(rt.IFA_LOCAL, packed), rt.attribute(rt.IFA_ADDRESS, packed)]
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace")

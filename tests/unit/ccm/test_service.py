@@ -37,7 +37,7 @@ from cluster.bus.messages.hbcomm import (
     SendToCluster,
 )
 from cluster.bus.server import ControlServer, Publisher
-from cluster.ccm.service import STATE_FILE, CcmService
+from cluster.ccm.service import RESERVE, STATE_FILE, CcmService
 from cluster.config.confdir import load_config
 from cluster.runtime.daemon import DaemonContext
 from cluster.runtime.paths import NodePaths
@@ -148,7 +148,7 @@ def test_alone_at_comm_up_forms_itself_publishes_and_persists(rig: Rig,
                                                               tmp_path: Path) -> None:
     rig.until(lambda: rig.get_view().formed)
     assert rig.get_view() == ViewChanged(1, ("alice",), True, "alice", formed=True)
-    assert (tmp_path / "state" / STATE_FILE).read_text() == "1\n"
+    assert (tmp_path / "state" / STATE_FILE).read_text() == f"{1 + RESERVE}\n"
 
 
 def test_a_round_with_a_peer_runs_through_hbcomm_and_ccm_pub(rig: Rig) -> None:
@@ -218,3 +218,5 @@ def test_restart_continues_above_the_persisted_instance(tmp_path: Path, run_dir:
     for rig in _rig(tmp_path, run_dir, zctx):
         rig.until(lambda r=rig: r.get_view().formed)  # type: ignore[misc]
         assert rig.get_view().instance == 42
+        # A ceiling: the next RESERVE views (a failover's among them) need no disk sync.
+        assert (tmp_path / "state" / STATE_FILE).read_text() == f"{42 + RESERVE}\n"
