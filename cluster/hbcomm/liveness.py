@@ -266,6 +266,10 @@ class Liveness:
         found = self._nodes[node].links.get(link)
         return "up" if found is not None and found.up else "dead"
 
+    def threshold(self, node: str) -> float:
+        """The silence after which ``node`` is declared dead now; KeyError if unknown."""
+        return self._threshold(self._nodes[node])
+
     def next_deadline(self) -> float:
         """The earliest time :meth:`tick` can change anything (``math.inf``: never)."""
         if not self._comm_up and self._settled():

@@ -18,6 +18,7 @@ not held against its peers.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import random
@@ -76,6 +77,7 @@ from cluster.hbcomm.packet import (
 )
 from cluster.hbcomm.peers import IrretrievablyLost, PacketsMissing, PeerRestarted, ReplayRejected
 from cluster.hbcomm.pinger import Pinger
+from cluster.hbcomm.trace import HeartbeatTrace
 from cluster.runtime.daemon import DaemonContext
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,9 @@ class HbcommService:
         self._version_log: dict[str, RateLimiter] = {}
         self._pause_log = RateLimiter(interval=5.0)
         self._pause_threshold = pause_threshold(ha.keepalive)
+        self.trace = HeartbeatTrace()
+        self._status_sent: float | None = None  # when our last heartbeat went out
+        self._gap_log = RateLimiter(interval=1.0)
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
         # What we sent last: bcast and mcast bring it back, and it would be
         # verified and parsed only to be ignored as our own.
@@ -170,6 +175,11 @@ class HbcommService:
         # The late timer a pause was counted for; the first one is armed before the
         # loop runs, so its delay is start-up, not a pause.
         self._pause_seen: Timer | None = self._timer
+        # What start-up built lives as long as we do: keep it out of the
+        # collector's way, so a full collection (milliseconds) does not delay a
+        # heartbeat.
+        gc.collect()
+        gc.freeze()
 
     # -- configuration ----------------------------------------------------------
     def _apply_config(self, config: ClusterConfig) -> None:
@@ -180,6 +190,10 @@ class HbcommService:
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
         self._check_pause(now)
+        self._read(medium, now)
+        self._wake()
+
+    def _read(self, medium: Transport, now: float) -> None:
         try:
             received = medium.receive()
         except MediumFailed as err:
@@ -196,7 +210,6 @@ class HbcommService:
                 self._bad_packet(medium, err)
                 continue
             self._handle(packet, medium.name, now)
-        self._wake()
 
     def _on_ping_reply(self) -> None:
         assert self.pinger is not None
@@ -242,6 +255,8 @@ class HbcommService:
                 packet.src, link, now, receipt.heartbeat,
                 status=status.st if status else None,
                 deadtime=status.dt / 1000.0 if status else None), now)
+            if receipt.heartbeat:
+                self._traced(packet.src, packet.ts, now)
         self._transmit(receipt.send)
         self._deliver(receipt.delivered, now)
 
@@ -286,6 +301,8 @@ class HbcommService:
                 if event.silent_for > 0:
                     log.warning("node %s: is dead (silent for %d ms)", event.node,
                                 round(event.silent_for * 1000))
+                    self.trace.died(event.node, now, event.silent_for,
+                                    self.liveness.threshold(event.node))
                 self._node_status(event.node, "dead",
                                   "silent" if event.silent_for else "shutdown",
                                   event.silent_for)
@@ -306,6 +323,14 @@ class HbcommService:
                 log.info("Comm_now_up(): updating status to active")
                 self._node_status(self._ctx.node, "active", "comm up")
                 self._next_status = now  # tell the peers at once
+
+    def _traced(self, node: str, sent: float, now: float) -> None:
+        """Feed a heartbeat to the trace; a death it proves false is logged with its cause."""
+        false = self.trace.heard(node, sent, now)
+        if false is None:
+            return
+        self.counters[f"false_death_{false.cause}"] += 1
+        log.warning("%s", false.describe())
 
     def _link_lost(self, link: str) -> None:
         now = self._loop.clock()
@@ -395,15 +420,22 @@ class HbcommService:
     def _on_timer(self) -> None:
         now = self._loop.clock()
         self._check_pause(now)
+        if self._timer is not None:
+            self.trace.woke(self._timer.when, now)
         self._timer = None
+        if now >= self._next_status and not self._stopping:
+            # First: a peer's deadline hangs on it; the rest of the pass can wait.
+            self._send_status(now)
+        if now >= self.liveness.due() and now >= self.liveness.next_deadline():
+            # A deadline: whatever reached our sockets by now was heard in time.
+            for medium in self.media.live:
+                self._read(medium, now)
         self._liveness_events(self.liveness.tick(now), now)
         output = self.channel.tick(now)
         self._transmit(output.send)
         self._deliver(output.delivered, now)
         for event in output.events:
             self._peer_event(event)
-        if now >= self._next_status and not self._stopping:
-            self._send_status(now)
         self._flush_outbox(now)
         self._wake()
 
@@ -414,9 +446,24 @@ class HbcommService:
                                             now)])
         if self.pinger is not None:
             self.pinger.send_all()
+        self._send_gap(now, ha.keepalive, ha.deadtime)
         # Schedule from the ideal time, not from now, so a late wake-up does
         # not stretch every later interval.
         self._next_status = max(self._next_status + ha.keepalive, now + ha.keepalive / 4)
+
+    def _send_gap(self, now: float, keepalive: float, deadtime: float) -> None:
+        """Log a heartbeat that left half a deadtime or more after the previous one:
+        the sender's side of a false death its peers trace (monotonic times)."""
+        previous, self._status_sent = self._status_sent, now
+        if previous is None or now - previous < max(deadtime / 2, 2 * keepalive):
+            return
+        self.counters["send_gaps"] += 1
+        if self._gap_log.allow(now):
+            also = self._gap_log.take_suppressed()
+            log.warning("heartbeat sent %.1f ms after the previous one (keepalive %d ms; "
+                        "previous at %.1f, this at %.1f ms monotonic)%s",
+                        (now - previous) * 1000, round(keepalive * 1000), previous * 1000,
+                        now * 1000, f"; {also} more gap(s) since the last report" if also else "")
 
     # -- queries ----------------------------------------------------------------
     def _get_nodes(self, _msg: GetNodes) -> NodesResult:

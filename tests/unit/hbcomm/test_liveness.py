@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -289,3 +290,12 @@ def test_due_is_a_lower_bound_and_skipping_walks_changes_nothing(
         else:
             got = [live.link_lost(link) for live in (fast, plain)]
         assert got[0] == got[1]
+
+
+def test_threshold_is_initdead_then_deadtime_then_the_peers_own() -> None:
+    live = liveness(dataclasses.replace(CONFIG, use_peer_deadtime=True))
+    assert live.threshold("bob") == 20.0  # before comm up: initdead
+    up(live)
+    assert live.threshold("bob") == 5.0
+    live.heard("bob", "eth0", 101.0, True, status="active", deadtime=7.0)
+    assert live.threshold("bob") == 7.0
