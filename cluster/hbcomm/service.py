@@ -92,7 +92,7 @@ def pause_threshold(keepalive: float) -> float:
     """How late our own timer may fire before we call it a pause: a few
     milliseconds of scheduling noise are normal, and beside a long keepalive
     a short stall does not matter."""
-    return max(0.005, keepalive / 4)
+    return max(0.002, keepalive / 4)
 
 
 def bump_generation(path: Path, now: float) -> int:
