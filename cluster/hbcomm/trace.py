@@ -60,7 +60,7 @@ class FalseDeath:
     threshold: float
     before: tuple[Beat, ...]  # the last heartbeats heard before, oldest first
     after: Beat  # the first one heard after
-    our_late: float  # the worst lateness of our own timer from the last heard to after
+    our_late: float  # the worst lateness of our own timer after the last heard
     cause: str  # sender | receiver | delivery
 
     @property
@@ -123,7 +123,9 @@ class HeartbeatTrace:
         death = self._dead.pop(node, None)
         if death is None or now - death.declared > max(_FALSE_WITHIN_MIN, 10 * death.threshold):
             return None
+        # A wake-up in the pass that read the last heartbeat before (same ``now``) came
+        # before that read: its lateness is not part of this silence.
         since = death.before[-1].received if death.before else death.declared
-        our_late = max((late for at, late in self._wakes if since <= at <= now), default=0.0)
+        our_late = max((late for at, late in self._wakes if since < at <= now), default=0.0)
         return FalseDeath(node, death.declared, death.deadline, death.threshold, death.before,
                           beat, our_late, classify(death.threshold, death.before, beat, our_late))

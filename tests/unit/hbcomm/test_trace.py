@@ -63,3 +63,13 @@ def test_a_node_never_heard_before_its_death_counts_as_a_sender_stall() -> None:
     false = trace.heard("carol", 5.0, 10.01)
     assert false is not None and false.cause == "sender"
     assert "false death of carol" in false.describe()
+
+
+def test_a_late_wakeup_that_read_the_last_heartbeat_is_not_part_of_the_silence() -> None:
+    trace = HeartbeatTrace()
+    trace.woke(99.94, 100.0)                # 60 ms late, then bob's backlog read at 100.0
+    for sent in (499.98, 499.99, 500.0):
+        trace.heard("bob", sent, 100.0)
+    trace.died("bob", 100.03, silent_for=0.030, threshold=THRESHOLD)
+    false = trace.heard("bob", 500.005, 100.047)  # sent 5 ms later, held 47 ms on the way
+    assert false is not None and false.cause == "delivery" and false.our_late == 0.0
