@@ -192,7 +192,6 @@ class HbcommService:
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
         self._check_pause(now)
-        self._heartbeat_if_due(now)
         self._read(medium, now)
         self._wake()
 
@@ -425,7 +424,9 @@ class HbcommService:
         if self._timer is not None:
             self.trace.woke(self._timer.when, now)
         self._timer = None
-        self._heartbeat_if_due(now)
+        if now >= self._next_status and not self._stopping:
+            # First: a peer's deadline hangs on it; the rest of the pass can wait.
+            self._send_status(now)
         if now >= self.liveness.due() and now >= self.liveness.next_deadline():
             # A deadline: whatever reached our sockets by now was heard in time.
             for medium in self.media.live:
@@ -438,12 +439,6 @@ class HbcommService:
             self._peer_event(event)
         self._flush_outbox(now)
         self._wake()
-
-    def _heartbeat_if_due(self, now: float) -> None:
-        """Send our heartbeat first whenever it is due: a peer's deadline hangs on
-        it, while whatever else woke us (a backlog after a stall) can wait."""
-        if now >= self._next_status and not self._stopping:
-            self._send_status(now)
 
     def _send_status(self, now: float) -> None:
         ha = self._config.ha

@@ -95,7 +95,8 @@ class HeartbeatTrace:
     """Rings of recent heartbeats per peer and of our own timer's wake-ups."""
 
     def __init__(self) -> None:
-        self._beats: dict[str, deque[Beat]] = {}
+        # (sent, received) pairs: a tuple per heartbeat is the cheapest record
+        self._beats: dict[str, deque[tuple[float, float]]] = {}
         self._wakes: deque[tuple[float, float]] = deque(maxlen=_WAKES_KEPT)
         self._dead: dict[str, _Death] = {}
 
@@ -108,7 +109,7 @@ class HeartbeatTrace:
         beats = self._beats.get(node)
         last = now - silent_for
         self._dead[node] = _Death(now, last + threshold, threshold,
-                                  tuple(beats) if beats else ())
+                                  tuple(Beat(*beat) for beat in beats) if beats else ())
 
     def heard(self, node: str, sent: float, now: float) -> FalseDeath | None:
         """A heartbeat from ``node``, sent at ``sent`` on its clock; a death it
@@ -116,8 +117,7 @@ class HeartbeatTrace:
         beats = self._beats.get(node)
         if beats is None:
             beats = self._beats[node] = deque(maxlen=_BEATS_KEPT)
-        beat = Beat(sent, now)
-        beats.append(beat)
+        beats.append((sent, now))
         if not self._dead:
             return None
         death = self._dead.pop(node, None)
@@ -127,5 +127,6 @@ class HeartbeatTrace:
         # before that read: its lateness is not part of this silence.
         since = death.before[-1].received if death.before else death.declared
         our_late = max((late for at, late in self._wakes if since < at <= now), default=0.0)
+        beat = Beat(sent, now)
         return FalseDeath(node, death.declared, death.deadline, death.threshold, death.before,
                           beat, our_late, classify(death.threshold, death.before, beat, our_late))
