@@ -10,7 +10,13 @@ nodes' bus events in the window, where no fault is injected:
 * group (re)starts: crmd GroupStateChanged to "started" on either node (the
   group was already started when the window opened, so each one is a move or
   a restart);
-* late heartbeats: hbcomm HeartbeatLate (warntime passed; a warning, not a fault).
+* late heartbeats: hbcomm HeartbeatLate (warntime passed; a warning, not a fault);
+* each false death by cause, as hbcomm's trace judged it from the timestamps
+  of both ends (``cluster/hbcomm/falsedeath.py``: sender, receiver, delivery), with
+  the senders' own send gaps and hbcomm's own pauses (its counters);
+* the host's own stalls in the same window: a SCHED_FIFO sleeper waking
+  every keepalive of the fastest setting (``bench/stalls.py``), late by
+  5/10/20 ms or more: what no daemon can do better than.
 """
 
 from __future__ import annotations
@@ -34,8 +40,15 @@ from bench.common import (
     wait_all_active,
 )
 from bench.report import Table
+from bench.stalls import BOUNDS, Stalls, sleeper
+from cluster.bus.client import BusError, request
 from cluster.bus.messages.crmd import GroupStateChanged
-from cluster.bus.messages.hbcomm import HeartbeatLate, NodeStatusChanged
+from cluster.bus.messages.hbcomm import (
+    CountersResult,
+    GetCounters,
+    HeartbeatLate,
+    NodeStatusChanged,
+)
 from cluster.lab import Lab, Node
 from cluster.lab.events import EventLog
 from cluster.lab.waiting import wait_for
@@ -44,6 +57,8 @@ _START_TIMEOUT = 120.0
 _SETTLE = 2.0  # after the groups started: the start's own reports are behind us
 _BUSY_LOOP = "while True: pass"
 LOADS = ("idle", "one core busy")
+CAUSES = ("sender", "receiver", "delivery")  # cluster/hbcomm/falsedeath.py
+_TRACED = (*(f"false_death_{cause}" for cause in CAUSES), "send_gaps", "pauses")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,14 @@ class Alarms:
     dead: int
     group_starts: int
     late: int
+    traced: tuple[int, ...] = (0,) * len(_TRACED)  # hbcomm's counters _TRACED, in the window
+
+    def causes(self) -> str:
+        return " / ".join(str(n) for n in self.traced[:len(CAUSES)])
+
+    def stalls(self) -> str:
+        """The senders' send gaps and hbcomm's own pauses."""
+        return " / ".join(str(n) for n in self.traced[len(CAUSES):])
 
 
 @contextlib.contextmanager
@@ -73,30 +96,52 @@ def _group_started(node: Node) -> bool:
         and all(r.state == "started" for r in status.resources)
 
 
-def _count(logs: Sequence[EventLog]) -> Alarms:
+def _traced(nodes: Sequence[Node]) -> tuple[int, ...]:
+    """hbcomm's trace counters, summed over `nodes` (a node that does not answer adds 0)."""
+    totals = [0] * len(_TRACED)
+    for node in nodes:
+        try:
+            reply = request(node.run_dir, "hbcomm", GetCounters(), timeout=2.0)
+        except BusError:
+            continue
+        if isinstance(reply, CountersResult):
+            for index, name in enumerate(_TRACED):
+                totals[index] += reply.counters.get(name, 0)
+    return tuple(totals)
+
+
+def _count(logs: Sequence[EventLog], before: tuple[int, ...], after: tuple[int, ...]) -> Alarms:
     msgs = [event.msg for log in logs for event in log.events()]
     return Alarms(
         dead=sum(isinstance(m, NodeStatusChanged) and m.status == "dead" for m in msgs),
         group_starts=sum(isinstance(m, GroupStateChanged) and m.state == "started"
                          for m in msgs),
         late=sum(isinstance(m, HeartbeatLate) for m in msgs),
+        traced=tuple(b - a for a, b in zip(before, after, strict=True)),
     )
 
 
-def _watch(pairs: Sequence[Sequence[Node]], window: float, busy: bool) -> list[Alarms]:
-    """Events of every pair during one window."""
+def _watch(pairs: Sequence[Sequence[Node]], window: float, busy: bool, period: float
+           ) -> tuple[list[Alarms], Stalls]:
+    """Events of every pair during one window, and the host's stalls meanwhile."""
     with contextlib.ExitStack() as stack:
         logs = [[stack.enter_context(log) for node in pair for log in (
                     EventLog(node.run_dir, "hbcomm", ["node", "late"]),
                     EventLog(node.run_dir, "crmd", ["group"]))]
                 for pair in pairs]
-        with busy_core(busy):
+        before = [_traced(pair) for pair in pairs]
+        with busy_core(busy), sleeper(window, period) as stalls:
             time.sleep(window)  # the observation window
-        return [_count(pair_logs) for pair_logs in logs]
+        after = [_traced(pair) for pair in pairs]
+        return ([_count(pair_logs, b, a) for pair_logs, b, a in zip(logs, before, after,
+                                                                     strict=True)],
+                stalls[0])
 
 
-def measure(settings: Sequence[Timing], window: float) -> dict[tuple[Timing, str], Alarms]:
-    """Alarms per (setting, load), every setting's pair running at once."""
+def measure(settings: Sequence[Timing], window: float
+            ) -> tuple[dict[tuple[Timing, str], Alarms], dict[str, Stalls]]:
+    """Alarms per (setting, load), every setting's pair running at once, and the
+    host's stalls per load."""
     with Lab() as lab:
         pairs = []
         for index, timing in enumerate(settings, start=1):
@@ -113,12 +158,14 @@ def measure(settings: Sequence[Timing], window: float) -> dict[tuple[Timing, str
                      message=f"{pair[0].name}'s group never started")
         time.sleep(_SETTLE)
         result: dict[tuple[Timing, str], Alarms] = {}
+        host: dict[str, Stalls] = {}
+        period = min(timing.keepalive for timing in settings)
         for load in LOADS:
             progress(f"false failovers: {window:g} s window, {load}")
-            counts = _watch(pairs, window, busy=load != "idle")
+            counts, host[load] = _watch(pairs, window, busy=load != "idle", period=period)
             result.update({(timing, load): alarms
                            for timing, alarms in zip(settings, counts, strict=True)})
-        return result
+        return result, host
 
 
 def table(settings: Sequence[Timing], minutes: float) -> Table:
@@ -127,11 +174,20 @@ def table(settings: Sequence[Timing], minutes: float) -> Table:
                  "clusters ran concurrently in the same window, first idle, then with one "
                  "core of the host kept busy by a busy loop. Nodes declared dead by hbcomm "
                  "and group (re)starts are false failovers; late heartbeats (warntime) are "
-                 "warnings.",
+                 "warnings. Each false death's cause is hbcomm's trace of both ends' "
+                 "timestamps (sender: nothing sent in a deadtime reached the peer; receiver: "
+                 "the judging hbcomm ran late; delivery: sent in time, judged on time, "
+                 "arrived late). Send gaps: heartbeats sent half a deadtime or more after "
+                 "the previous one; pauses: hbcomm's own timer late. Host stalls: a "
+                 "SCHED_FIFO sleeper waking every "
+                 f"{min(t.keepalive for t in settings) * 1000:g} ms in the same window, "
+                 "wake-ups late by at least "
+                 + "/".join(f"{b * 1000:g}" for b in BOUNDS) + " ms.",
                  ("keepalive / deadtime", "load", "nodes declared dead", "group (re)starts",
-                  "late heartbeats"))
+                  "late heartbeats", "false deaths: sender / receiver / delivery",
+                  "send gaps / pauses", "host stalls"))
     try:
-        result = measure(settings, minutes * 60)
+        result, host = measure(settings, minutes * 60)
     except Exception as exc:
         progress_failure("false failovers")
         made.add_failure("all", exc)
@@ -140,5 +196,5 @@ def table(settings: Sequence[Timing], minutes: float) -> Table:
         for load in LOADS:
             alarms = result[timing, load]
             made.add(timing.label, load, str(alarms.dead), str(alarms.group_starts),
-                     str(alarms.late))
+                     str(alarms.late), alarms.causes(), alarms.stalls(), host[load].summary())
     return made

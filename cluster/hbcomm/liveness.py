@@ -46,14 +46,14 @@ is past ``init``, :class:`CommUp` is emitted once.
 Pauses of our own. Silence is only evidence while we were running to hear
 it.  When the shell finds that it was not scheduled for a while (its timer
 fired late: an overloaded box, a paused or migrated VM), it calls
-:meth:`Liveness.paused` before it reads what queued up meanwhile.  Every peer
-then gets until ``now + min(pause, keepalive)`` before it can be declared
-dead, so a peer that was stalled with us (two VMs on one busy host) is heard
-once it runs again.  A peer gets that grace once per silence (only from a
-pause that reaches past its deadline), so a real death is still declared at
-most ``pause + keepalive`` after its deadline.
-(Corosync does the same: "Process pause detected ... flushing membership
-messages".)
+:meth:`Liveness.paused` before it reads what queued up meanwhile.  Every pause
+since a node was last heard moves its deadline later by the pause's length,
+and to no earlier than ``now + min(pause, threshold)``: a peer stalled with us
+(two VMs on one busy host) resumes in its own time, possibly after us, and
+its heartbeat still has to travel.  The extension is capped at ``threshold +
+the longest of those pauses`` past the original deadline, so a loop that is
+always a little late cannot postpone a real death forever.  (Corosync does
+the same: "Process pause detected ... flushing membership messages".)
 """
 
 from __future__ import annotations
@@ -198,7 +198,8 @@ class _Node:
     deadtime: float | None = None  # advertised by the node itself
     links: dict[str, _Link] = field(default_factory=dict)
     grace_until: float = -math.inf  # deadlines not before this (after a pause of ours)
-    grace_given: bool = False  # once per silence: reset when the node is heard
+    paused_for: float = 0.0  # our pauses since it was last heard, in total
+    longest_pause: float = 0.0  # and the longest of them
 
 
 class Liveness:
@@ -266,6 +267,10 @@ class Liveness:
         found = self._nodes[node].links.get(link)
         return "up" if found is not None and found.up else "dead"
 
+    def threshold(self, node: str) -> float:
+        """The silence after which ``node`` is declared dead now; KeyError if unknown."""
+        return self._threshold(self._nodes[node])
+
     def next_deadline(self) -> float:
         """The earliest time :meth:`tick` can change anything (``math.inf``: never)."""
         if not self._comm_up and self._settled():
@@ -318,7 +323,7 @@ class Liveness:
             channel.up = True
             self._due = None
             events.append(LinkUp(node, link))
-        found.grace_given = False
+        found.paused_for = found.longest_pause = 0.0
         if not found.local:
             found.last_heard = now
             if is_heartbeat:
@@ -346,16 +351,17 @@ class Liveness:
         return events
 
     def paused(self, now: float, duration: float) -> None:
-        """We were not running for ``duration`` seconds up to ``now``: give every
-        node ``min(duration, keepalive)`` from now to be heard, once per silence
-        (a pause that ends before a node's deadline leaves it alone)."""
-        grace = now + min(duration, self._config.keepalive)
+        """We were not running for ``duration`` seconds up to ``now``: that time
+        is not held against any node (see "Pauses of our own" above)."""
         self._due = None
         for node in self._nodes.values():
-            if node.grace_given or grace <= self._reference(node) + self._threshold(node):
-                continue
-            node.grace_until = grace
-            node.grace_given = True
+            threshold = self._threshold(node)
+            deadline = self._reference(node) + threshold
+            node.paused_for += duration
+            node.longest_pause = max(node.longest_pause, duration)
+            grace = max(deadline + node.paused_for, now + min(duration, threshold))
+            cap = deadline + threshold + node.longest_pause
+            node.grace_until = max(node.grace_until, min(grace, cap))
 
     def link_lost(self, link: str) -> list[LivenessEvent]:
         """Our own medium ``link`` failed and was closed: nothing can be heard on

@@ -174,6 +174,29 @@ def test_a_frozen_node_does_not_call_its_live_peer_dead_when_it_thaws(lab: Lab) 
     assert _counters(n1)["pauses"] > pauses_before
 
 
+def test_a_peer_that_thaws_after_us_from_a_shared_stall_is_not_called_dead(lab: Lab) -> None:
+    """Both hbcomms stall together (one busy host), and n1 comes back 0.6 s after n2,
+    more than two keepalives later: n2's own pause must buy n1 time to be heard, so
+    n2 reports a late heartbeat, not a death."""
+    n1, n2, _ = _bcast_pair(lab, keepalive=0.25, deadtime=2.0, warntime=1.0)
+    stalled = [pid for pid in (n1.pid_of("cluster: hbcomm"), n2.pid_of("cluster: hbcomm"))
+               if pid is not None]
+    assert len(stalled) == 2
+    with EventLog(n2.run_dir, "hbcomm", ["node", "late"]) as on_n2:
+        for pid in stalled:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(2.5)  # the fault under test: a stall longer than deadtime
+            os.kill(stalled[1], signal.SIGCONT)
+            time.sleep(0.6)  # n1 resumes later than n2, as it may on a busy host
+        finally:
+            for pid in stalled:
+                os.kill(pid, signal.SIGCONT)
+        first = on_n2.wait_for(lambda e: getattr(e.msg, "node", None) == "n1", timeout=10,
+                               message="n2 reports n1 late or dead")
+    assert isinstance(first.msg, HeartbeatLate), f"n2 called n1 {first.msg}"
+
+
 def _longest_pause_logged(node: Node) -> int:
     """The longest "hbcomm was not scheduled for N ms" in the node's hbcomm log (0: none)."""
     found = re.findall(r"hbcomm was not scheduled for (\d+) ms", node.daemon_log("hbcomm"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -181,7 +182,7 @@ def test_a_pause_of_ours_gives_the_peers_a_grace_to_be_heard() -> None:
     live.heard("bob", "eth1", 100.0, False)
     # We were not scheduled from 104.5 to 107: bob's deadline (105) passed meanwhile.
     live.paused(107.0, 2.5)
-    assert live.next_deadline() == 108.0              # now + min(pause, keepalive)
+    assert live.next_deadline() == 109.5              # now + min(pause, deadtime)
     assert live.tick(107.5) == []
     events = live.heard("bob", "eth0", 107.25, True, status="active")
     assert events == [NodeLate("bob", 7.25)]          # late, but not dead and back
@@ -198,17 +199,31 @@ def test_a_peer_silent_through_the_grace_is_dead_with_its_real_silence() -> None
                                 NodeDead("bob", 5.5)]
 
 
-def test_the_grace_is_given_once_per_silence() -> None:
+def test_every_pause_in_a_silence_moves_the_deadline_by_its_length() -> None:
     live = liveness()
     up(live)
     live.heard("bob", "eth1", 100.0, False)
-    live.paused(104.0, 0.5)                            # ends before the deadline: no grace
-    assert live.next_deadline() == 105.0
-    live.paused(105.25, 0.5)                           # reaches past it: until 105.75
-    live.paused(105.5, 1.0)                            # no second grace in the same silence
-    assert live.next_deadline() == 105.75
-    assert live.tick(105.75) == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"),
-                                 NodeDead("bob", 5.75)]
+    live.paused(102.0, 0.5)                            # ends well before the deadline
+    assert live.next_deadline() == 105.5
+    live.paused(105.25, 0.5)
+    live.paused(105.5, 1.0)                            # 2 s paused in this silence
+    assert live.next_deadline() == 107.0
+    assert live.tick(106.9) == []
+    assert live.tick(107.0) == [LinkDead("bob", "eth0"), LinkDead("bob", "eth1"),
+                                NodeDead("bob", 7.0)]
+
+
+def test_a_loop_always_a_little_late_still_declares_a_death() -> None:
+    live = liveness()
+    up(live)
+    live.heard("bob", "eth1", 100.0, False)
+    for _ in range(100):                               # every wake-up 0.9 s late
+        now = live.next_deadline() + 0.9
+        live.paused(now, 0.9)
+        if live.tick(now):
+            break
+    assert live.node_status("bob") == "dead"
+    assert now <= 105.0 + 5.0 + 0.9 + 0.9              # deadline + deadtime + longest pause
 
 
 def test_a_new_silence_earns_a_new_grace() -> None:
@@ -219,8 +234,8 @@ def test_a_new_silence_earns_a_new_grace() -> None:
     live.heard("bob", "eth0", 106.5, True, status="active")
     live.heard("bob", "eth1", 106.5, False)
     live.paused(112.0, 2.0)
-    assert live.next_deadline() == 113.0
-    assert live.tick(112.9) == []
+    assert live.next_deadline() == 114.0
+    assert live.tick(113.9) == []
 
 
 def test_a_lost_medium_is_dead_for_every_node_at_once_and_comes_back_when_heard() -> None:
@@ -289,3 +304,12 @@ def test_due_is_a_lower_bound_and_skipping_walks_changes_nothing(
         else:
             got = [live.link_lost(link) for live in (fast, plain)]
         assert got[0] == got[1]
+
+
+def test_threshold_is_initdead_then_deadtime_then_the_peers_own() -> None:
+    live = liveness(dataclasses.replace(CONFIG, use_peer_deadtime=True))
+    assert live.threshold("bob") == 20.0  # before comm up: initdead
+    up(live)
+    assert live.threshold("bob") == 5.0
+    live.heard("bob", "eth0", 101.0, True, status="active", deadtime=7.0)
+    assert live.threshold("bob") == 7.0
