@@ -42,8 +42,10 @@ class Hub:
         self._ring: collections.deque[Event] = collections.deque(maxlen=_RING)
         self._next_id = 1
         self._streams: set[_Stream] = set()
-        self.failovers = 0
-        self.last_failover: float | None = None
+        self.started = time.time()
+        self.failovers = 0                       # since this dashboard started
+        self.last_failover: float | None = None  # the newest failover's outage
+        self._last_failover_at = 0.0
 
     # -- feeding (any thread) -----------------------------------------------------
     def post(self, kind: str, data: dict[str, Any]) -> None:
@@ -59,9 +61,11 @@ class Hub:
             self._keep_host(data)
         elif kind == "timeline":
             self.timeline.append(data)
-            if data["kind"] == "failover":
-                self.failovers += 1
-                self.last_failover = data["duration"]
+            if data["kind"] == "failover":     # kept ones come too, from before the start
+                self.failovers += data["when"] >= self.started
+                if data["when"] >= self._last_failover_at:
+                    self._last_failover_at = data["when"]
+                    self.last_failover = data["duration"]
         elif kind == "log":
             self.logs.setdefault(data["node"], collections.deque(maxlen=_LOG_LINES)).extend(
                 {"node": data["node"], "daemon": data["daemon"], "line": line}

@@ -61,9 +61,9 @@ _TAIL = 1.0
 _EXTRAS = 5.0      # fence devices and Mon services change rarely
 _ASK_TIMEOUT = 2.0
 # Another node's logs: asked every 2 s at most, the next ask only after the answer
-# (or 10 s), each answer at most 3 KB: about 1.5 KB/s, within a 19200-baud line.
+# (or 5 s), each answer at most 3 KB: about 1.5 KB/s, within a 19200-baud line.
 _LOG_ASK = 2.0
-_LOG_ANSWER_WAIT = 10.0
+_LOG_ANSWER_WAIT = 5.0
 _LOG_BUDGET = 3 * 1024
 _LOG_ASKER_IDLE = 60.0      # an asker's place in our files is forgotten after this
 

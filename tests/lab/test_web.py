@@ -315,6 +315,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     phase('/metrics is valid Prometheus text')
     # /metrics is valid Prometheus text
     metrics = op.fetch("/metrics")
+    phase("promtool")
     assert metrics["status"] == 200
     check = subprocess.run(["promtool", "check", "metrics"], input=metrics["text"], text=True,
                            capture_output=True, timeout=30, check=False)
@@ -400,6 +401,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     phase("node1 returns: its dashboard shows what it missed; node2's page tails node1's log")
     site.start("node1")
     _node_state(page, "node1", "online")
+    phase("node1 online")
     page.evaluate("location.hash = '#logs'")
     page.select_option("#log-node", "node1")
     page.select_option("#log-daemon", "web")
@@ -409,11 +411,13 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     wait_for(lambda: _reachable(one.page, base1), _TIMEOUT, interval=0.5,
              message=f"cluster-web answering on {base1}")
     one.login(base1, operator)
+    phase("logged in on node1")
     page.wait_for_function("""user => [...document.querySelectorAll('#logs div')]
         .some(l => l.textContent.includes('web login: ' + user))""", arg=operator.name)
     shown = page.locator("#logs div").all_text_contents()
     node1_log = n1.daemon_log("web")
     assert shown and all(line in node1_log for line in shown), (shown, node1_log[-2000:])
+    phase("node1's line on node2's page")
     one.page.evaluate("location.hash = '#timeline'")
     one.page.wait_for_selector("#timeline li[data-kind=node-dead] >> text=node1 left")
     one.page.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")
