@@ -9,9 +9,15 @@ sturdier than teaching crmd, ccm and stonithd to keep a history: it needs no
 new daemon state and nothing in their loops, and any one surviving dashboard
 carries the history.
 
-Two dashboards that both saw a failover make two entries with different ids;
-an entry is a duplicate when one with the same id, or the same kind, node and
-group within :data:`SAME_EVENT` seconds, is already kept.
+Two dashboards that both saw a failover make two entries with different ids
+(``<origin node>:<kind>:<time>``).  An entry is a duplicate when one with the same
+id is kept, or one made by another dashboard with the same kind, node and group
+within :data:`SAME_EVENT` seconds (dashboards see an event within a poll of each
+other; "failover" and "restart" count as one kind, as a dashboard that polled
+past the group's stop on the other node takes a failover for a restart).
+Entries of one dashboard never merge with each other: a group moved twice in a
+second is two events.  So each dashboard shows what it saw itself,
+and another's entries fill only what it missed.
 
 The history lives in ``<state_dir>/web-timeline.jsonl``, one JSON entry per
 line, at most :data:`KEEP` entries younger than :data:`MAX_AGE`.  An entry is
@@ -37,7 +43,7 @@ Entry = dict[str, Any]
 
 KEEP = 500
 MAX_AGE = 30 * 86400.0
-SAME_EVENT = 10.0
+SAME_EVENT = 5.0
 SHARE = 40           # entries sent to a dashboard that asks (bounded: serial links are slow)
 FILE = "web-timeline.jsonl"
 
@@ -50,6 +56,13 @@ def to_message(entry: Entry) -> TimelineEntry:
 def from_message(entry: TimelineEntry) -> Entry:
     return {"id": entry.id, "when": entry.when, "kind": entry.kind, "text": entry.text,
             "node": entry.node, "group": entry.group, "duration": entry.duration}
+
+
+_KIND = {"restart": "failover"}      # the same event, seen from further away
+
+
+def _origin(ident: str) -> str:
+    return ident.split(":", 1)[0]
 
 
 def _valid(entry: object) -> bool:
@@ -92,10 +105,13 @@ class History:
         return True
 
     def _known(self, entry: Entry) -> bool:
+        origin = _origin(entry["id"])
         for when, ident, kept in reversed(self._entries):
             if ident == entry["id"]:
                 return True
-            if (abs(when - entry["when"]) <= SAME_EVENT and kept["kind"] == entry["kind"]
+            if (abs(when - entry["when"]) <= SAME_EVENT and _origin(ident) != origin
+                    and _KIND.get(kept["kind"], kept["kind"])
+                    == _KIND.get(entry["kind"], entry["kind"])
                     and kept.get("node") == entry.get("node")
                     and kept.get("group") == entry.get("group")):
                 return True

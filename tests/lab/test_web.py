@@ -315,7 +315,6 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     phase('/metrics is valid Prometheus text')
     # /metrics is valid Prometheus text
     metrics = op.fetch("/metrics")
-    phase("promtool")
     assert metrics["status"] == 200
     check = subprocess.run(["promtool", "check", "metrics"], input=metrics["text"], text=True,
                            capture_output=True, timeout=30, check=False)
@@ -390,6 +389,11 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     again.wait_for_selector("#timeline li[data-kind=node-dead] >> text=node1 left")
     again.wait_for_selector("#timeline li[data-kind=failover] .dur")
     again.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")
+    failovers = again.locator("#timeline li[data-kind=failover]").count()
+    assert failovers >= 5, (f"{failovers} failovers kept; standby, takeover, two moves and "
+                            "the power-off made five")
+    restarts = again.locator("#timeline li[data-kind=restart]").count()
+    assert restarts <= 1, f"{restarts} restarts kept; only the failed monitor made one"
     again.close()
     denied = ro.fetch("/api/action", "POST", {"action": "standby", "node": "node2"})
     assert denied["status"] == 403 and "may look" in denied["text"], denied
@@ -401,7 +405,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     phase("node1 returns: its dashboard shows what it missed; node2's page tails node1's log")
     site.start("node1")
     _node_state(page, "node1", "online")
-    phase("node1 online")
+    phase("node1 online again")
     page.evaluate("location.hash = '#logs'")
     page.select_option("#log-node", "node1")
     page.select_option("#log-daemon", "web")
@@ -417,7 +421,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     shown = page.locator("#logs div").all_text_contents()
     node1_log = n1.daemon_log("web")
     assert shown and all(line in node1_log for line in shown), (shown, node1_log[-2000:])
-    phase("node1's line on node2's page")
+    phase("node1's log line shown on node2's page")
     one.page.evaluate("location.hash = '#timeline'")
     one.page.wait_for_selector("#timeline li[data-kind=node-dead] >> text=node1 left")
     one.page.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")

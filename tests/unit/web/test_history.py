@@ -20,8 +20,12 @@ def test_merge_by_id_and_by_the_same_event_seen_twice() -> None:
     assert not kept.add(_entry("a:failover:50", 50.0), 100.0)          # the same entry again
     assert not kept.add(_entry("b:failover:52", 52.0), 100.0)          # b saw it too
     assert kept.add(_entry("b:failover:70", 70.0), 100.0)              # a later failover
+    assert kept.add(_entry("a:failover:51", 51.0), 100.0)              # a moved it again
+    assert not kept.add(_entry("b:failover:51.5", 51.5), 100.0)        # b saw that too
+    assert not kept.add(_entry("b:restart:51.2", 51.2, "restart"), 100.0)  # or missed a part
     assert kept.add(_entry("b:fence:40", 40.0, "fence", None), 100.0)  # older, merged in order
-    assert [e["id"] for e in kept.entries] == ["b:fence:40", "a:failover:50", "b:failover:70"]
+    assert [e["id"] for e in kept.entries] == ["b:fence:40", "a:failover:50", "a:failover:51",
+                                               "b:failover:70"]
     assert kept.last_fence() == _entry("b:fence:40", 40.0, "fence", None)
     assert not kept.add({"id": 1, "when": "x"}, 100.0)                 # malformed: ignored
     assert not kept.add(_entry("old", 100.0 - history.MAX_AGE - 1), 100.0)
