@@ -210,7 +210,9 @@ class WebApp:
         if node != self.node and node not in {n["name"] for n in
                                               (self.hub.cluster or {}).get("nodes", [])}:
             return _error(400, f"unknown node {node!r}")
-        return web.json_response({"node": node, "lines": self.hub.watch_logs(node)})
+        lines = (list(self.hub.logs.get(node, ())) if node == self.node  # always followed
+                 else self.hub.watch_logs(node))
+        return web.json_response({"node": node, "lines": lines})
 
     # -- actions ----------------------------------------------------------------------------
     async def action(self, request: web.Request) -> web.StreamResponse:

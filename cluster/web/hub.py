@@ -101,8 +101,11 @@ class Hub:
 
     # -- whose logs are watched (the asyncio side marks, the bus side reads) -----------------
     def watch_logs(self, node: str) -> list[dict[str, Any]]:
-        """A page shows `node`'s logs: keep them coming for a while; the lines kept so far."""
+        """A page shows `node`'s logs: keep them coming for a while; the lines kept so far
+        (none when nobody watched it lately: that node's first answer brings its last lines)."""
         with self._watch_lock:
+            if node not in self._log_watch:
+                self.logs.pop(node, None)
             self._log_watch[node] = time.monotonic()
         return list(self.logs.get(node, ()))
 

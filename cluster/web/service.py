@@ -65,7 +65,9 @@ _ASK_TIMEOUT = 2.0
 _LOG_ASK = 2.0
 _LOG_ANSWER_WAIT = 5.0
 _LOG_BUDGET = 3 * 1024
-_LOG_ASKER_IDLE = 60.0      # an asker's place in our files is forgotten after this
+# An asker's place in our files is forgotten after this: its page left (the asker
+# stops 15 s after the page's last look), and the next look starts afresh.
+_LOG_ASKER_IDLE = 20.0
 
 
 class WebService:

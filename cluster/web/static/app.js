@@ -9,7 +9,9 @@ const CONFIRM = {
   takeover: (n) => `Take over on ${n}? Every group it may run moves there.`,
   move: (n, g) => `Move ${g} to ${n}? It stops where it runs now.`,
   ban: (n, g) => `Ban ${g} from ${n}? It stops there and moves elsewhere.`,
+  clear: (_n, g) => `Clear the moves and bans of ${g}? It may move back to the node it prefers.`,
   "maintenance-on": () => "Turn maintenance mode on? The cluster stops starting and stopping resources.",
+  "maintenance-off": () => "Turn maintenance mode off? Every resource is probed again and may be started or stopped.",
   unmanage: (_n, g) => `Unmanage ${g}? The cluster stops watching and moving it.`,
 };
 
