@@ -60,15 +60,15 @@ def _static_files() -> dict[str, tuple[Path, str]]:
 
 class WebApp:
     def __init__(self, hub: Hub, actor: Actor, node: str, readonly_group: str,
-                 secure: bool, authenticate: Callable[[str, str], bool] = pam_authenticate
-                 ) -> None:
+                 secure: bool, authenticate: Callable[[str, str], bool] = pam_authenticate,
+                 state_dir: Path | None = None) -> None:
         self.hub = hub
         self.actor = actor
         self.node = node
         self.readonly_group = readonly_group
         self.secure = secure
         self.authenticate = authenticate
-        self.sessions = Sessions()
+        self.sessions = Sessions(state_dir)
         self.limiter = LoginLimiter()
         self.files = _static_files()
 
@@ -81,6 +81,7 @@ class WebApp:
         app.router.add_post("/api/login", self.login)
         app.router.add_post("/api/logout", self.logout)
         app.router.add_get("/api/events", self.events)
+        app.router.add_get("/api/logs", self.logs)
         app.router.add_post("/api/action", self.action)
         app.router.add_get("/metrics", self.metrics)
         return app
@@ -199,6 +200,19 @@ class WebApp:
         finally:
             await stream.aclose()
         return response
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        """The kept log lines of ``?node=``; asking again every few seconds keeps that
+        node's new lines coming as ``log`` events (fetched over the cluster)."""
+        if self._session(request) is None:
+            return _error(401, "not logged in")
+        node = request.query.get("node", self.node)
+        if node != self.node and node not in {n["name"] for n in
+                                              (self.hub.cluster or {}).get("nodes", [])}:
+            return _error(400, f"unknown node {node!r}")
+        lines = (list(self.hub.logs.get(node, ())) if node == self.node  # always followed
+                 else self.hub.watch_logs(node))
+        return web.json_response({"node": node, "lines": lines})
 
     # -- actions ----------------------------------------------------------------------------
     async def action(self, request: web.Request) -> web.StreamResponse:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import threading
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 _RING = 4000
 _TIMELINE = 300
-_LOG_LINES = 400
+_LOG_LINES = 400          # per node
+_LOG_WATCH = 15.0         # a node's logs are fetched this long after a page last asked
 _HISTORY = 720            # host samples kept per node: one hour at one per 5 s
 _SNAPSHOT_POINTS = 360    # history points per node in a snapshot
 _QUEUE = 1000             # a stream this far behind is dropped (it reconnects)
@@ -33,12 +36,16 @@ class Hub:
         self.hosts: dict[str, dict[str, Any]] = {}
         self.history: dict[str, collections.deque[list[float]]] = {}
         self.timeline: collections.deque[dict[str, Any]] = collections.deque(maxlen=_TIMELINE)
-        self.logs: collections.deque[dict[str, Any]] = collections.deque(maxlen=_LOG_LINES)
+        self.logs: dict[str, collections.deque[dict[str, Any]]] = {}
+        self._log_watch: dict[str, float] = {}
+        self._watch_lock = threading.Lock()
         self._ring: collections.deque[Event] = collections.deque(maxlen=_RING)
         self._next_id = 1
         self._streams: set[_Stream] = set()
-        self.failovers = 0
-        self.last_failover: float | None = None
+        self.started = time.time()
+        self.failovers = 0                       # since this dashboard started
+        self.last_failover: float | None = None  # the newest failover's outage
+        self._last_failover_at = 0.0
 
     # -- feeding (any thread) -----------------------------------------------------
     def post(self, kind: str, data: dict[str, Any]) -> None:
@@ -54,11 +61,15 @@ class Hub:
             self._keep_host(data)
         elif kind == "timeline":
             self.timeline.append(data)
-            if data["kind"] == "failover":
-                self.failovers += 1
-                self.last_failover = data["duration"]
+            if data["kind"] == "failover":     # kept ones come too, from before the start
+                self.failovers += data["when"] >= self.started
+                if data["when"] >= self._last_failover_at:
+                    self._last_failover_at = data["when"]
+                    self.last_failover = data["duration"]
         elif kind == "log":
-            self.logs.extend({"daemon": data["daemon"], "line": line} for line in data["lines"])
+            self.logs.setdefault(data["node"], collections.deque(maxlen=_LOG_LINES)).extend(
+                {"node": data["node"], "daemon": data["daemon"], "line": line}
+                for line in data["lines"])
         event = (self._next_id, kind, json.dumps(data, separators=(",", ":")))
         self._next_id += 1
         self._ring.append(event)
@@ -84,8 +95,27 @@ class Hub:
         for node, points in self.history.items():
             step = max(1, len(points) // _SNAPSHOT_POINTS)
             history[node] = list(points)[::-1][::step][::-1]
+        logs = [line for lines in self.logs.values() for line in list(lines)[-150:]]
         return {"cluster": self.cluster, "hosts": self.hosts, "history": history,
-                "timeline": list(self.timeline), "logs": list(self.logs)[-150:]}
+                "timeline": list(self.timeline), "logs": logs}
+
+    # -- whose logs are watched (the asyncio side marks, the bus side reads) -----------------
+    def watch_logs(self, node: str) -> list[dict[str, Any]]:
+        """A page shows `node`'s logs: keep them coming for a while; the lines kept so far
+        (none when nobody watched it lately: that node's first answer brings its last lines)."""
+        with self._watch_lock:
+            if node not in self._log_watch:
+                self.logs.pop(node, None)
+            self._log_watch[node] = time.monotonic()
+        return list(self.logs.get(node, ()))
+
+    def watched_log_nodes(self) -> list[str]:
+        """Nodes whose logs a page asked for within the last few seconds."""
+        now = time.monotonic()
+        with self._watch_lock:
+            for node in [n for n, t in self._log_watch.items() if t < now - _LOG_WATCH]:
+                del self._log_watch[node]
+            return list(self._log_watch)
 
     def missed_since(self, last_id: int) -> list[Event] | None:
         """Events after `last_id`, or None when some of them left the ring."""

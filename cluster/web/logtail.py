@@ -54,3 +54,22 @@ class LogTail:
                 lines = lines[1:]      # the first one was cut by where we started
             found[daemon] = [line for line in lines if line]
         return found
+
+
+def newest_within(found: dict[str, list[str]], budget: int) -> dict[str, list[str]]:
+    """The newest lines of each daemon, in order, taken round-robin from the end so every
+    daemon gets a share, until `budget` bytes are used (what crosses a slow link)."""
+    kept: dict[str, list[str]] = {daemon: [] for daemon in found}
+    left = budget
+    depth = 1
+    while left > 0 and any(len(lines) >= depth for lines in found.values()):
+        for daemon, lines in found.items():
+            if len(lines) >= depth:
+                line = lines[-depth][:1000]
+                if len(line) + 1 > left:
+                    left = 0
+                    break
+                kept[daemon].append(line)
+                left -= len(line) + 1
+        depth += 1
+    return {daemon: lines[::-1] for daemon, lines in kept.items() if lines}

@@ -6,7 +6,10 @@ in its own thread (:mod:`cluster.web.server`).  The picture is asked anew
 changes and at least once a second (peers' group changes reach us only that
 way); a picture equal to the previous one is not sent again.  Every 5 s
 this node's host sample goes to every node's dashboard over the
-cluster (hbcomm cluster messages of type ``web``).
+cluster (hbcomm cluster messages of type ``web``).  The timeline is shared
+and kept the same way (:mod:`cluster.web.history`); another node's logs
+are asked from that node's cluster-web only while a page watches them, one
+bounded answer at a time.
 """
 
 from __future__ import annotations
@@ -24,15 +27,25 @@ from cluster.bus.messages.hbcomm import ClusterMessage, GetNodes, NodesResult, S
 from cluster.bus.messages.mon import DAEMON as MON
 from cluster.bus.messages.mon import GetMonStatus, MonStatusResult
 from cluster.bus.messages.stonithd import FenceDevicesResult, ListFenceDevices, NodeFenced
-from cluster.bus.messages.web import MTYPE, ActionDone, HostSample, RemoteAction
+from cluster.bus.messages.web import (
+    MTYPE,
+    ActionDone,
+    HostSample,
+    LogAsk,
+    LogLines,
+    RemoteAction,
+    TimelineAsk,
+    TimelineShare,
+)
 from cluster.common.logs import RateLimiter
 from cluster.config.confdir import ClusterConfig
 from cluster.runtime.daemon import DaemonContext, NotNeeded, run_daemon
 from cluster.web.actions import RELAYABLE
 from cluster.web.app import WebApp
+from cluster.web.history import History, from_message, to_message
 from cluster.web.hostinfo import HostReader
 from cluster.web.hub import Hub
-from cluster.web.logtail import LogTail
+from cluster.web.logtail import LogTail, newest_within
 from cluster.web.picture import Picture, cluster_picture
 from cluster.web.server import ClusterActor, HttpThread
 from cluster.web.timeline import Timeline
@@ -47,6 +60,14 @@ _SAMPLE = 5.0
 _TAIL = 1.0
 _EXTRAS = 5.0      # fence devices and Mon services change rarely
 _ASK_TIMEOUT = 2.0
+# Another node's logs: asked every 2 s at most, the next ask only after the answer
+# (or 5 s), each answer at most 3 KB: about 1.5 KB/s, within a 19200-baud line.
+_LOG_ASK = 2.0
+_LOG_ANSWER_WAIT = 5.0
+_LOG_BUDGET = 3 * 1024
+# An asker's place in our files is forgotten after this: its page left (the asker
+# stops 15 s after the page's last look), and the next look starts afresh.
+_LOG_ASKER_IDLE = 20.0
 
 
 class WebService:
@@ -61,13 +82,17 @@ class WebService:
         self.actor = ClusterActor(ctx.paths.run_dir, ctx.node)
         context = server_context(listen, ctx.paths.state_dir, ctx.node)
         app = WebApp(self.hub, self.actor, ctx.node, listen.readonly_group,
-                     secure=context is not None)
+                     secure=context is not None, state_dir=ctx.paths.state_dir)
         self.http = HttpThread(app.application(), listen.host, listen.port, context,
                                self.hub, self.actor)
         self.http.start()
         log.info("dashboard on %s://%s:%d", "https" if context else "http",
                  f"[{listen.host}]" if ":" in listen.host else listen.host, listen.port)
-        self._timeline = Timeline()
+        self._timeline = Timeline(origin=ctx.node)
+        self._history = History(ctx.paths.state_dir, time.time())
+        self._asked: set[str] = set()          # peers asked for their timeline
+        self._log_asked: dict[str, float] = {}  # node -> when its logs were last asked
+        self._log_askers: dict[str, tuple[LogTail, float]] = {}
         self._reader = HostReader(ctx.node)
         self._tail = LogTail(ctx.paths.log_dir)
         self._last: Picture | None = None
@@ -76,7 +101,9 @@ class WebService:
         self._again = False
         self._down = RateLimiter(interval=60.0)
         self._extras: dict[str, Any] = {"stonith_devices": [], "monitors": [],
-                                        "last_fence": None}
+                                        "last_fence": self._history.last_fence()}
+        for entry in self._history.entries:
+            self.hub.post("timeline", entry)
         self._crmd = ctx.client("crmd")
         self._hbcomm = ctx.client("hbcomm")
         self._stonithd = ctx.client("stonithd")
@@ -90,6 +117,7 @@ class WebService:
         self._every(_SAMPLE, self._sample)
         self._every(_TAIL, self._tail_logs)
         self._every(_EXTRAS, self._ask_extras)
+        self._every(_LOG_ASK, self._ask_logs)
 
     def _every(self, interval: float, job: Any) -> None:
         def tick() -> None:
@@ -127,7 +155,8 @@ class WebService:
                 self._last = picture
                 self.hub.post("cluster", picture)
             for entry in self._timeline.observe(picture, time.time()):
-                self.hub.post("timeline", entry)
+                self._record(entry)
+            self._ask_timelines(picture)
         if self._again:
             self._again = False
             self._refresh()
@@ -160,11 +189,59 @@ class WebService:
 
     def _on_fence(self, _topic: str, msg: Any) -> None:
         if isinstance(msg, NodeFenced):
-            self._extras["last_fence"] = {"node": msg.node, "ok": msg.ok, "device": msg.device,
-                                          "detail": msg.detail, "when": time.time()}
-            self.hub.post("timeline", self._timeline.fenced(msg.node, msg.ok, msg.device,
-                                                            msg.detail, time.time()))
+            self._record(self._timeline.fenced(msg.node, msg.ok, msg.device, msg.detail,
+                                               time.time()))
+
+    # -- the timeline, kept and shared -----------------------------------------------------
+    def _record(self, entry: dict[str, Any], share: bool = True) -> None:
+        """Keep a new entry, show it, and (when this node made it) tell the other dashboards."""
+        if not self._history.add(entry, time.time()):
+            return
+        self.hub.post("timeline", entry)
+        if entry["kind"] in ("fence", "fence-failed"):
+            self._extras["last_fence"] = self._history.last_fence()
             self._refresh()
+        if share:
+            self._send(TimelineShare((to_message(entry),)))
+
+    def _ask_timelines(self, picture: dict[str, Any]) -> None:
+        """Ask each peer that is (again) with us for its recent timeline, once."""
+        up = {n["name"] for n in picture["nodes"]
+              if n["state"] != "offline" and n["name"] != self._ctx.node}
+        self._asked &= up
+        for peer in sorted(up - self._asked):
+            self._asked.add(peer)
+            self._send(TimelineAsk(), peer)
+
+    def _on_timeline_ask(self, src: str) -> None:
+        self._send(TimelineShare(tuple(to_message(e) for e in self._history.recent())), src)
+        if src not in self._asked:          # it may know what we missed
+            self._asked.add(src)
+            self._send(TimelineAsk(), src)
+
+    # -- another node's logs -------------------------------------------------------------------
+    def _ask_logs(self) -> None:
+        now = time.monotonic()
+        for node in self.hub.watched_log_nodes():
+            if node != self._ctx.node and self._log_asked.get(node, 0.0) < now - _LOG_ANSWER_WAIT:
+                self._log_asked[node] = now
+                self._send(LogAsk(), node)
+        for src in [s for s, (_t, used) in self._log_askers.items()
+                    if used < now - _LOG_ASKER_IDLE]:
+            del self._log_askers[src]
+
+    def _on_log_ask(self, src: str) -> None:
+        now = time.monotonic()
+        tail = self._log_askers.get(src, (LogTail(self._ctx.paths.log_dir), now))[0]
+        self._log_askers[src] = (tail, now)
+        found = newest_within(tail.poll(), _LOG_BUDGET)
+        self._send(LogLines(tuple(found), tuple(tuple(lines) for lines in found.values())), src)
+
+    def _on_log_lines(self, src: str, answer: LogLines) -> None:
+        self._log_asked[src] = time.monotonic() - _LOG_ANSWER_WAIT + _LOG_ASK
+        for daemon, lines in zip(answer.daemons, answer.lines, strict=False):
+            if lines:
+                self.hub.post("log", {"node": src, "daemon": daemon, "lines": list(lines)})
 
     # -- host samples and relayed actions --------------------------------------------------
     def _sample(self) -> None:
@@ -192,6 +269,15 @@ class WebService:
             self._relay(msg.src, body)
         elif isinstance(body, ActionDone):
             self.actor.resolve_from_bus(body.id, body.ok, body.detail)
+        elif isinstance(body, TimelineShare):
+            for entry in body.entries:
+                self._record(from_message(entry), share=False)
+        elif isinstance(body, TimelineAsk):
+            self._on_timeline_ask(msg.src)
+        elif isinstance(body, LogAsk) and msg.dest == self._ctx.node:
+            self._on_log_ask(msg.src)
+        elif isinstance(body, LogLines) and msg.dest == self._ctx.node:
+            self._on_log_lines(msg.src, body)
 
     def _relay(self, src: str, action: RemoteAction) -> None:
         try:
@@ -216,17 +302,22 @@ class WebService:
         self._crmd.call(request, float(getattr(request, "timeout", 10.0)) + 5.0, done)
 
     def _answer(self, dest: str, done: ActionDone) -> None:
-        def sent(reply: object) -> None:
-            if isinstance(reply, BusError):
-                log.warning("cannot send an action's outcome to %s: %s", dest, reply)
+        self._send(done, dest)
 
-        self._hbcomm.call(SendToCluster(MTYPE, codec.encode(done), dest), _ASK_TIMEOUT, sent)
+    def _send(self, body: object, dest: str | None = None) -> None:
+        """One web message to `dest`'s dashboard (None: every node's)."""
+        def sent(reply: object) -> None:
+            if isinstance(reply, BusError | ErrorResult):
+                log.warning("cannot send %s to %s: %s", type(body).__name__,
+                            dest or "the cluster", reply)
+
+        self._hbcomm.call(SendToCluster(MTYPE, codec.encode(body), dest), _ASK_TIMEOUT, sent)
 
     # -- logs -----------------------------------------------------------------------------
     def _tail_logs(self) -> None:
         for daemon, lines in self._tail.poll().items():
             if lines:
-                self.hub.post("log", {"daemon": daemon, "lines": lines})
+                self.hub.post("log", {"node": self._ctx.node, "daemon": daemon, "lines": lines})
 
     # -- daemon protocol ----------------------------------------------------------------------
     def shutdown(self) -> None:

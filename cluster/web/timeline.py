@@ -25,8 +25,10 @@ class _GroupTrack:
 
 @dataclass
 class Timeline:
-    """Feed pictures with :meth:`observe`; it returns the new entries."""
+    """Feed pictures with :meth:`observe`; it returns the new entries, each with an id
+    made of `origin` (this node), the kind and the time."""
 
+    origin: str = ""
     _nodes: dict[str, str] = field(default_factory=dict)
     _groups: dict[str, _GroupTrack] = field(default_factory=dict)
     _failures: set[tuple[str, str, str, float]] = field(default_factory=set)
@@ -45,8 +47,8 @@ class Timeline:
 
     def fenced(self, node: str, ok: bool, device: str, detail: str, now: float) -> Entry:
         if ok:
-            return _entry(now, "fence", f"{node} was fenced by {device}", node=node)
-        return _entry(now, "fence-failed", f"fencing {node} failed: {detail}", node=node)
+            return self._entry(now, "fence", f"{node} was fenced by {device}", node=node)
+        return self._entry(now, "fence-failed", f"fencing {node} failed: {detail}", node=node)
 
     def _node_changes(self, states: dict[str, str], now: float) -> list[Entry]:
         out: list[Entry] = []
@@ -55,13 +57,13 @@ class Timeline:
             if before is None or before == state:
                 continue
             if state == "offline":
-                out.append(_entry(now, "node-dead", f"{name} left the cluster", node=name))
+                out.append(self._entry(now, "node-dead", f"{name} left the cluster", node=name))
             elif state == "standby":
-                out.append(_entry(now, "standby", f"{name} went standby", node=name))
+                out.append(self._entry(now, "standby", f"{name} went standby", node=name))
             elif before == "offline":
-                out.append(_entry(now, "node-join", f"{name} joined the cluster", node=name))
+                out.append(self._entry(now, "node-join", f"{name} joined the cluster", node=name))
             else:
-                out.append(_entry(now, "online", f"{name} is online again (standby lifted)",
+                out.append(self._entry(now, "online", f"{name} is online again (standby lifted)",
                                   node=name))
         return out
 
@@ -79,12 +81,12 @@ class Timeline:
                 continue
             if track.node is not None and holder != track.node and self._primed:
                 away = now - (track.away_since if track.away_since is not None else now)
-                out.append(_entry(now, "failover",
+                out.append(self._entry(now, "failover",
                                   f"{key} moved from {track.node} to {holder}",
                                   node=holder, group=key, duration=round(away, 3)))
             elif track.away_since is not None and self._primed:
                 away = now - track.away_since
-                out.append(_entry(now, "restart", f"{key} running again on {holder}",
+                out.append(self._entry(now, "restart", f"{key} running again on {holder}",
                                   node=holder, group=key, duration=round(away, 3)))
             track.node = holder
             track.away_since = None
@@ -97,14 +99,13 @@ class Timeline:
             key = (f["node"], f["resource"], f["action"], f["when"])
             seen.add(key)
             if key not in self._failures and self._primed:
-                out.append(_entry(f["when"], "failure",
+                out.append(self._entry(f["when"], "failure",
                                   f"{f['resource']} {f['action']} failed on {f['node']}: "
                                   f"{f['outcome']}", node=f["node"], group=f["group"]))
         self._failures = seen
         return out
 
-
-def _entry(when: float, kind: str, text: str, *, node: str | None = None,
-           group: str | None = None, duration: float | None = None) -> Entry:
-    return {"when": when, "kind": kind, "text": text, "node": node, "group": group,
-            "duration": duration}
+    def _entry(self, when: float, kind: str, text: str, *, node: str | None = None,
+               group: str | None = None, duration: float | None = None) -> Entry:
+        return {"id": f"{self.origin}:{kind}:{when:.3f}", "when": when, "kind": kind,
+                "text": text, "node": node, "group": group, "duration": duration}

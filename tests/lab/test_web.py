@@ -6,18 +6,26 @@ pipe, nothing is downloaded) and talks HTTPS to node2's public address.  Two
 throwaway Unix users with passwords, one in ``haclient`` and one in the
 read-only group, are created for the test and removed afterwards.
 
-One test, in order: log in; both nodes and the group on node1 show; standby
-node1 (confirmed in the dialog), online again, take over (confirmed); move
-the group there and back and clear the move; a killed web server's failed
-monitor shows and "Clean up" clears it; maintenance mode on and off; the
+One test, in order: log in; both nodes, the group on node1, the ping node (the
+lab's router) and a Mon service (cluster-mon on node2 pinging the router)
+show; standby node1 (confirmed in the dialog), online again, take over
+(confirmed); move the group there and back and clear the move (confirmed); a
+killed web server's failed monitor shows and "Clean up" clears it;
+maintenance mode on and off (both confirmed); the
 logs view shows crmd's lines through a filter; /metrics passes ``promtool
 check metrics``; a POST without the CSRF token gets 403; the read-only user
 sees no action button and its POST gets 403; at a 390 px phone viewport no
 view scrolls sideways; the daemon's CPU with a page open and the page's
 weight are measured; node1 is powered off and the page, without a reload,
 shows node1 offline, the group on node2 and a timeline entry with the
-outage, within 2 s of the service answering again; no console error or CSP
-violation happened; node2's stack stops cleanly with the pages still open.
+outage, within 2 s of the service answering again; node2's cluster-web is
+killed and respawned: the operator's session (no second login), the viewer's
+role and the kept timeline (every entry as before, the fencing too) survive;
+node1 comes back: its own dashboard shows the death and the fencing it missed
+(node2's stonithd did it), and node2's page, on node1's logs, shows node1's
+login line live; a logged-out cookie stays refused; no console error or CSP
+violation happened (but the cut streams of the killed server); node2's stack
+stops cleanly with the pages still open.
 With ``CLUSTER_WEB_SCREENSHOTS=DIR`` the overview, a host, the timeline and
 the phone layout are saved there (docs/ holds them).
 """
@@ -30,6 +38,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +55,8 @@ CHROMIUM = "/usr/bin/chromium"
 PORT = 7630
 _TIMEOUT = 60.0
 _UI_MS = 30_000
+# What a browser logs when the server of an open event stream dies (nothing else may show).
+_CUT = ("net::ERR_INCOMPLETE_CHUNKED_ENCODING", "net::ERR_CONNECTION_REFUSED")
 
 pytestmark = pytest.mark.skipif(
     not (os.access(CHROMIUM, os.X_OK) and shutil.which("promtool")
@@ -96,7 +107,7 @@ def users() -> Iterator[tuple[User, User]]:
 
 @pytest.fixture
 def site(lab: Lab) -> Iterator[Site]:
-    new = Site(lab, SiteOptions(nodes=2, serial=False, ipfail=False, watchdog=False,
+    new = Site(lab, SiteOptions(nodes=2, serial=False, ipfail=True, watchdog=False,
                                 filesystem=False))
     try:
         for node in new.nodes.values():
@@ -196,6 +207,22 @@ def _shoot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(target) / name), full_page=True)
 
 
+def _start_mon(site: Site, node: Node) -> None:
+    """cluster-mon on `node`, pinging the lab's router, where that node's dashboard finds it."""
+    assert site.router is not None
+    config = node.dir / "mon.cf"
+    config.write_text(f"""hostgroup gateway {site.router.address(site.public)}
+
+watch gateway
+    service ping
+        description ICMP echo to the router
+        interval 1s
+        monitor icmp -t 500 -r 1
+""", encoding="utf-8")
+    node.spawn([sys.executable, "-m", "cluster.mon", "-f", str(config), "--run-dir",
+                str(node.run_dir), "--log-dir", str(node.log_dir)])
+
+
 def _cpu_seconds(node: Node, title: str) -> float:
     pid = node.pid_of(title)
     assert pid is not None, f"{node.name}: no {title!r} process"
@@ -218,6 +245,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     site.wait_served_by("node1")
     wait_for(lambda: n2.pid_of("cluster: web") is not None, _TIMEOUT, interval=0.1,
              message="cluster-web running on node2")
+    _start_mon(site, n2)
 
     phase("log in")
     op = Watched(browser)
@@ -232,6 +260,9 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _group_on(page, "node1")
     assert "null" not in page.inner_text("#summary")
     page.wait_for_selector("#stonith-box:not([hidden]) #stonith td code")
+    page.wait_for_selector("#pings-box:not([hidden]) #pings >> text=reachable")
+    page.wait_for_selector("#mon-box:not([hidden]) #mon >> text=gateway/ping")
+    page.wait_for_selector("#mon .badge.ok >> text=ok")
 
     phase("node1: standby, online, take over (confirmed; take over relayed to node1)")
     # node1: standby, online, take over (confirmed; take over relayed to node1)
@@ -246,7 +277,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     _group_on(page, "node1")
     site.wait_served_by("node1")
 
-    phase('move (confirmed) there and back, clear')
+    phase('move there and back, clear (all confirmed)')
     # move (confirmed) there and back, clear
     for there in ("node2", "node1"):
         page.click(f".group button[data-action=move][data-node={there}]")
@@ -254,6 +285,7 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
         _group_on(page, there)
         page.wait_for_selector(f".group .chips >> text=moved to {there}")
     page.click(".group button[data-action=clear]")
+    page.click("#confirm-ok")
     page.wait_for_selector(".group button[data-action=clear]", state="detached")
     _group_on(page, "node1")
 
@@ -268,12 +300,13 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     page.wait_for_selector("#failures-box", state="hidden")
     _group_on(page, "node1")
 
-    phase('maintenance mode on (confirmed) and off')
+    phase('maintenance mode on and off (both confirmed)')
     # maintenance mode on (confirmed) and off (after the failure: leaving it probes again)
     page.click("#cluster-bar button[data-action=maintenance-on]")
     page.click("#confirm-ok")
     page.wait_for_selector("#summary .maintenance")
     page.click("#cluster-bar button[data-action=maintenance-off]")
+    page.click("#confirm-ok")
     page.wait_for_selector("#summary .maintenance", state="detached")
     _group_on(page, "node1")
 
@@ -351,12 +384,76 @@ def test_dashboard(site: Site, users: tuple[User, User], browser: Any) -> None:
     assert shown - served < 2.0
     _shoot(page, "web-timeline.png")
 
+    phase("cluster-web restarts: sessions, roles and the kept timeline survive it")
+    cookie = next(c for c in op.context.cookies() if c["name"] == "cw_session")
+    page.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")
+    page.wait_for_selector("#timeline li[data-kind=node-dead] >> text=node1 left")
+    kept = page.locator("#timeline li").all_text_contents()
+    before = {id(w): len(w.errors) for w in (op, ro, phone)}
+    old = site.kill_daemon("node2", "cluster: web")
+    wait_for(lambda: n2.pid_of("cluster: web") not in (None, old), _TIMEOUT, interval=0.1,
+             message="cluster-mcp starting cluster-web again on node2")
+    again = op.context.new_page()
+    again.set_default_timeout(_UI_MS)
+    wait_for(lambda: _reachable(again, base), _TIMEOUT, interval=0.5,
+             message="the restarted cluster-web answering")
+    again.wait_for_selector("#tabs:not([hidden])")         # no second login
+    again.evaluate("location.hash = '#timeline'")
+    again.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")
+    again.wait_for_function("n => document.querySelectorAll('#timeline li').length >= n",
+                            arg=len(kept))
+    assert again.locator("#timeline li").all_text_contents() == kept     # every entry, once
+    again.close()
+    denied = ro.fetch("/api/action", "POST", {"action": "standby", "node": "node2"})
+    assert denied["status"] == 403 and "may look" in denied["text"], denied
+    for watched in (op, ro, phone):     # the killed server cut the open event streams
+        cut = watched.errors[before[id(watched)]:]
+        assert all(any(c in e for c in _CUT) for e in cut), cut
+        del watched.errors[before[id(watched)]:]
+
+    phase("node1 returns: its dashboard shows what it missed; node2's page tails node1's log")
+    site.start("node1")
+    _node_state(page, "node1", "online")
+    phase("node1 online again")
+    page.evaluate("location.hash = '#logs'")
+    page.select_option("#log-node", "node1")
+    page.select_option("#log-daemon", "web")
+    page.fill("#log-filter", "web login")
+    base1 = f"https://{n1.address(site.public)}:{PORT}"
+    one = Watched(browser)
+    wait_for(lambda: _reachable(one.page, base1), _TIMEOUT, interval=0.5,
+             message=f"cluster-web answering on {base1}")
+    one.login(base1, operator)
+    phase("logged in on node1")
+    page.wait_for_function("""user => [...document.querySelectorAll('#logs div')]
+        .some(l => l.textContent.includes('web login: ' + user))""", arg=operator.name)
+    shown = page.locator("#logs div").all_text_contents()
+    node1_log = n1.daemon_log("web")
+    assert shown and all(line in node1_log for line in shown), (shown, node1_log[-2000:])
+    phase("node1's log line shown on node2's page")
+    one.page.evaluate("location.hash = '#timeline'")
+    one.page.wait_for_selector("#timeline li[data-kind=node-dead] >> text=node1 left")
+    one.page.wait_for_selector("#timeline li[data-kind=fence] >> text=node1")
+    one.page.wait_for_function(
+        "document.getElementById('last-fence').textContent.includes('node1 was fenced')")
+    page.evaluate("location.hash = '#overview'")
+
+    phase("logging out ends the session for good")
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    stale = browser.new_context(ignore_https_errors=True)
+    stale.add_cookies([cookie])
+    probe = stale.new_page()
+    probe.goto(base + "/")
+    probe.wait_for_selector("#login:not([hidden])")
+    stale.close()
+
     phase('the dashboard stops cleanly with pages still connected')
     # the dashboard stops cleanly with pages still connected
     site.stop("node2")
     web_log = n2.daemon_log("web")
     assert "web stopped" in web_log and "ERROR" not in web_log, web_log[-3000:]
-    for watched in (op, ro, phone):
+    for watched in (op, ro, phone, one):
         assert not watched.errors, watched.errors
     assert 100 * busy < 1.0, f"cluster-web used {100 * busy:.2f} % of a core while idle"
 

@@ -6,7 +6,10 @@ hbcomm), so the dashboard on any node shows every node's figures.  Rates
 (CPU, disk and network) are computed by the sending node between two of its
 own samples, so a lost sample loses nothing but one point.  Node-local
 actions asked on another node's dashboard travel the same way
-(:class:`RemoteAction`, answered by :class:`ActionDone`).
+(:class:`RemoteAction`, answered by :class:`ActionDone`).  The timeline is
+shared (:class:`TimelineShare`, asked with :class:`TimelineAsk`), and a page
+watching another node's logs has them fetched from that node's cluster-web
+(:class:`LogAsk`, answered by :class:`LogLines`).
 """
 
 from __future__ import annotations
@@ -82,3 +85,47 @@ class ActionDone:
     id: str
     ok: bool
     detail: str
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One event of the dashboard's timeline; ``id`` is given once, by the node that saw it."""
+
+    id: str
+    when: float
+    kind: str
+    text: str
+    node: str | None
+    group: str | None
+    duration: float | None
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class TimelineShare:
+    """Timeline entries for every dashboard (dest empty) or the one that asked."""
+
+    entries: tuple[TimelineEntry, ...]
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class TimelineAsk:
+    """A dashboard that starts (or sees a peer come) asks for the peers' recent timeline."""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class LogAsk:
+    """A page watches the asked node's logs: send what its log files gained since the last
+    ask of the same node (the first answer: their last lines)."""
+
+
+@message
+@dataclass(frozen=True, slots=True)
+class LogLines:
+    """An answer to LogAsk: new lines per daemon, the newest kept within a byte budget."""
+
+    daemons: tuple[str, ...]
+    lines: tuple[tuple[str, ...], ...]

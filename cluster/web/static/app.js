@@ -3,13 +3,15 @@ import { drawCharts } from "./charts.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { session: null, cluster: null, hosts: {}, history: {}, timeline: [], logs: [],
-                daemons: new Set(), down: null, host: null, source: null };
+                daemons: new Set(), down: null, host: null, source: null, logWatch: null };
 const CONFIRM = {
   standby: (n) => `Put ${n} in standby? Every group on it moves to another node.`,
   takeover: (n) => `Take over on ${n}? Every group it may run moves there.`,
   move: (n, g) => `Move ${g} to ${n}? It stops where it runs now.`,
   ban: (n, g) => `Ban ${g} from ${n}? It stops there and moves elsewhere.`,
+  clear: (_n, g) => `Clear the moves and bans of ${g}? It may move back to the node it prefers.`,
   "maintenance-on": () => "Turn maintenance mode on? The cluster stops starting and stopping resources.",
+  "maintenance-off": () => "Turn maintenance mode off? Every resource is probed again and may be started or stopped.",
   unmanage: (_n, g) => `Unmanage ${g}? The cluster stops watching and moving it.`,
 };
 
@@ -29,6 +31,11 @@ function el(tag, attrs = {}, ...children) {
 }
 const badge = (text, kind = "") => el("span", { class: `badge ${kind}` }, text);
 const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false });
+const stamp = (t) => {   // the time of day, with the date when it was not today
+  const day = new Date(t * 1000);
+  return day.toDateString() === new Date().toDateString() ? clock(t)
+    : `${day.toLocaleDateString([], { month: "short", day: "numeric" })} ${clock(t)}`;
+};
 const bytes = (n) => {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -57,6 +64,7 @@ async function start() {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
   $("#log-daemon").addEventListener("change", renderLogs);
+  $("#log-node").addEventListener("change", watchLogs);
   $("#log-filter").addEventListener("input", renderLogs);
   window.addEventListener("hashchange", route);
   const { data } = await api("/api/session");
@@ -105,7 +113,8 @@ function connect() {
   source.addEventListener("snapshot", (e) => {
     const snap = JSON.parse(e.data);
     Object.assign(state, { cluster: snap.cluster, hosts: snap.hosts, history: snap.history,
-                           timeline: snap.timeline, logs: [], down: null });
+                           timeline: [], logs: [], down: null });
+    addTimeline(snap.timeline);
     addLogs(snap.logs);
     renderAll();
   });
@@ -121,10 +130,10 @@ function connect() {
     if (points.length > 720) points.shift();
     if (currentView() === "hosts" && sample.node === state.host) renderHost();
   });
-  source.addEventListener("timeline", (e) => { state.timeline.push(JSON.parse(e.data)); renderTimeline(); });
+  source.addEventListener("timeline", (e) => { addTimeline([JSON.parse(e.data)]); renderTimeline(); });
   source.addEventListener("log", (e) => {
     const batch = JSON.parse(e.data);
-    addLogs(batch.lines.map((line) => ({ daemon: batch.daemon, line })));
+    addLogs(batch.lines.map((line) => ({ node: batch.node, daemon: batch.daemon, line })));
     if (currentView() === "logs") renderLogs();
   });
   source.onerror = async () => {
@@ -133,6 +142,12 @@ function connect() {
       if (status === 200 && !data.user) showLogin(); else setTimeout(connect, 1000);
     }
   };
+}
+
+function addTimeline(entries) {   // kept in time order, each entry once (by its id)
+  const known = new Set(state.timeline.map((t) => t.id));
+  state.timeline.push(...entries.filter((t) => !known.has(t.id)));
+  state.timeline.sort((a, b) => a.when - b.when);
 }
 
 function addLogs(entries) {
@@ -160,6 +175,7 @@ function route() {
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const link of document.querySelectorAll(".tabs a")) link.classList.toggle("active", link.dataset.view === view);
   renderAll();
+  watchLogs();
 }
 
 function renderAll() {
@@ -183,6 +199,7 @@ function renderCluster() {
   renderBanner();
   const c = state.cluster;
   if (!c) return;
+  renderLogNodes();
   $("#summary").replaceChildren(...[
     badge(c.quorate ? "quorate" : "no quorum", c.quorate ? "ok" : "bad"),
     c.maintenance ? badge("maintenance", "warn maintenance") : null,
@@ -238,7 +255,7 @@ function renderCluster() {
     ...devices.map((d) => el("tr", {}, el("td", {}, el("code", {}, d.device)), el("td", {}, d.hosts.join(", ")),
       el("td", {}, badge(d.status, d.status === "ok" ? "ok" : "bad")))));
   const fence = c.last_fence;
-  $("#last-fence").textContent = fence ? `Last fencing: ${fence.node} ${fence.ok ? "fenced" : "NOT fenced"} by ${fence.device || "no device"} at ${clock(fence.when)}` : "";
+  $("#last-fence").textContent = fence ? `Last fencing: ${fence.text} (${stamp(fence.when)})` : "";
   const monitors = c.monitors ?? [];
   $("#mon-box").hidden = monitors.length === 0;
   $("#mon").replaceChildren(
@@ -356,16 +373,46 @@ const TIMELINE_KIND = { "node-dead": "bad", failover: "warn", fence: "bad", "fen
 
 function renderTimeline() {
   const items = state.timeline.slice().reverse().map((t) => el("li", { "data-kind": t.kind },
-    el("time", {}, clock(t.when)),
+    el("time", {}, stamp(t.when)),
     el("span", {}, badge(t.kind, TIMELINE_KIND[t.kind] ?? ""), " ", t.text,
       t.duration !== null && t.duration !== undefined ? [" ", el("span", { class: "dur" }, `service away ${t.duration.toFixed(2)} s`)] : null)));
-  $("#timeline").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "Nothing has happened since the dashboard started.")]));
+  $("#timeline").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "Nothing has happened yet.")]));
+}
+
+function logNode() { return $("#log-node").value || state.session?.node; }
+
+function renderLogNodes() {
+  const select = $("#log-node");
+  const names = (state.cluster?.nodes ?? []).map((n) => n.name);
+  const have = [...select.options].map((o) => o.value);
+  if (names.length && names.join() !== have.join()) {
+    const chosen = logNode();
+    select.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
+    select.value = names.includes(chosen) ? chosen : state.session.node;
+  }
+}
+
+// Another node's logs come over the cluster only while this view asks for them: ask now,
+// then every 5 s while the view shows that node (the server stops fetching 15 s later).
+async function watchLogs() {
+  clearTimeout(state.logWatch);
+  state.logWatch = null;
+  const node = logNode();
+  if (currentView() !== "logs" || !node || node === state.session?.node) { renderLogs(); return; }
+  const { status, data } = await api(`/api/logs?node=${encodeURIComponent(node)}`);
+  if (status === 200 && node === logNode()) {
+    state.logs = state.logs.filter((l) => l.node !== node);
+    addLogs(data.lines);
+  }
+  renderLogs();
+  if (currentView() === "logs") state.logWatch = setTimeout(watchLogs, 5000);
 }
 
 function renderLogs() {
   const daemon = $("#log-daemon").value;
   const filter = $("#log-filter").value.toLowerCase();
-  const shown = state.logs.filter((l) => (!daemon || l.daemon === daemon) && (!filter || l.line.toLowerCase().includes(filter)));
+  const node = logNode();
+  const shown = state.logs.filter((l) => (l.node ?? state.session?.node) === node && (!daemon || l.daemon === daemon) && (!filter || l.line.toLowerCase().includes(filter)));
   const box = $("#logs");
   box.replaceChildren(...shown.slice(-800).map((l) => {
     const level = /\b(ERROR|CRIT|WARN)\b/.exec(l.line)?.[1] ?? "";

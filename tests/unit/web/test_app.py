@@ -120,3 +120,20 @@ def test_the_event_stream_needs_a_session_and_starts_with_a_snapshot() -> None:
         response.close()
 
     _run(body)
+
+
+def test_watching_a_nodes_logs_needs_a_session_and_a_known_node() -> None:
+    async def body(client: TestClient[Any, Any], app: WebApp, _r: Recorder) -> None:
+        assert (await client.get("/api/logs?node=b")).status == 401
+        token, _ = app.sessions.create("val", VIEWER)
+        client.session.cookie_jar.update_cookies({COOKIE: token})
+        assert (await client.get("/api/logs?node=zz")).status == 400
+        app.hub.publish("log", {"node": "b", "daemon": "crmd", "lines": ["stale"]})
+        answer = await (await client.get("/api/logs?node=b")).json()
+        assert answer["lines"] == []          # a new watch: b's first answer brings its tail
+        app.hub.publish("log", {"node": "b", "daemon": "crmd", "lines": ["one", "two"]})
+        answer = await (await client.get("/api/logs?node=b")).json()
+        assert [line["line"] for line in answer["lines"]] == ["one", "two"]
+        assert app.hub.watched_log_nodes() == ["b"]
+
+    _run(body)

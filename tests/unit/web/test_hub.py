@@ -24,18 +24,20 @@ def test_fresh_stream_starts_with_a_snapshot() -> None:
     hub = Hub()
     hub.publish("cluster", {"nodes": []})
     hub.publish("host", _host("a", 1.0))
-    hub.publish("timeline", {"kind": "failover", "duration": 0.5})
+    hub.publish("timeline", {"kind": "failover", "when": hub.started - 60, "duration": 9.0})
+    hub.publish("timeline", {"kind": "failover", "when": hub.started + 1, "duration": 0.5})
+    hub.publish("timeline", {"kind": "failover", "when": hub.started - 30, "duration": 7.0})
     (ident, kind, data), = asyncio.run(_take(hub, None, 1))
-    assert (ident, kind) == (3, "snapshot")
+    assert (ident, kind) == (5, "snapshot")
     snap = json.loads(data)
     assert snap["cluster"] == {"nodes": []} and snap["history"]["a"][0][1] == 5.0
-    assert hub.failovers == 1 and hub.last_failover == 0.5
+    assert hub.failovers == 1 and hub.last_failover == 0.5   # kept ones: not since the start
 
 
 def test_reconnect_gets_exactly_what_it_missed() -> None:
     hub = Hub()
     for i in range(5):
-        hub.publish("log", {"daemon": "crmd", "lines": [f"line {i}"]})
+        hub.publish("log", {"node": "a", "daemon": "crmd", "lines": [f"line {i}"]})
     missed = asyncio.run(_take(hub, 3, 2))
     assert [m[0] for m in missed] == [4, 5]
     assert hub.missed_since(5) == [] and hub.missed_since(99) is None
@@ -44,7 +46,7 @@ def test_reconnect_gets_exactly_what_it_missed() -> None:
 def test_too_old_an_id_falls_back_to_a_snapshot() -> None:
     hub = Hub()
     for i in range(4100):        # more than the ring holds
-        hub.publish("log", {"daemon": "crmd", "lines": [str(i)]})
+        hub.publish("log", {"node": "a", "daemon": "crmd", "lines": [str(i)]})
     assert hub.missed_since(10) is None
     (_, kind, _), = asyncio.run(_take(hub, 10, 1))
     assert kind == "snapshot"

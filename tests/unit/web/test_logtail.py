@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cluster.web.logtail import LogTail
+from cluster.web.logtail import LogTail, newest_within
 
 
 def test_follows_appends_and_truncation(tmp_path: Path) -> None:
@@ -27,3 +27,12 @@ def test_starts_near_the_end_of_a_big_file(tmp_path: Path) -> None:
     (tmp_path / "hbcomm.log").write_text("".join(f"line {i:05d}\n" for i in range(5000)))
     lines = LogTail(tmp_path).poll()["hbcomm"]
     assert lines[-1] == "line 04999" and lines[0].startswith("line ") and len(lines) < 1000
+
+
+def test_newest_within_keeps_the_newest_lines_of_every_daemon() -> None:
+    found = {"crmd": [f"c{i}" for i in range(100)], "ccm": ["m0", "m1"]}
+    kept = newest_within(found, 20)
+    assert kept == {"crmd": ["c97", "c98", "c99"], "ccm": ["m0", "m1"]}
+    assert newest_within(found, 10_000) == found
+    assert newest_within({"crmd": ["x" * 5000]}, 2000) == {"crmd": ["x" * 1000]}
+    assert newest_within(found, 0) == {}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from cluster.web.security import (
+    KEY_FILE,
     OPERATOR,
     SESSION_SECONDS,
     VIEWER,
@@ -16,7 +21,7 @@ from cluster.web.security import (
 def test_sessions_expire_and_drop() -> None:
     sessions = Sessions()
     token, session = sessions.create("alice", OPERATOR, now=0.0)
-    assert sessions.get(token, now=1.0) is session and session.may_act
+    assert sessions.get(token, now=1.0) == session and session.may_act
     assert sessions.get(token, now=SESSION_SECONDS + 1) is None
     token, _ = sessions.create("bob", VIEWER, now=0.0)
     sessions.drop(token)
@@ -45,3 +50,24 @@ def test_login_limit_per_client_and_window() -> None:
 
 def test_unknown_user_has_no_role() -> None:
     assert role_of("no-such-user-here", "haview") is None
+
+
+def test_signed_sessions_survive_a_restart_but_not_a_logout(tmp_path: Path) -> None:
+    token, session = Sessions(tmp_path).create("alice", VIEWER)
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    again = Sessions(tmp_path)                      # the daemon restarted
+    assert again.get(token) == session and not session.may_act
+    forged = token.replace(token.split(".")[0], token.split(".")[0][:-2] + "AA")
+    assert again.get(forged) is None
+    other = tmp_path / "other"
+    other.mkdir()
+    assert Sessions(other).get(token) is None       # another node's key
+    again.drop(token)
+    assert Sessions(tmp_path).get(token) is None     # logged out stays logged out
+
+
+def test_a_session_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    Sessions(tmp_path)
+    (tmp_path / KEY_FILE).chmod(0o644)
+    with pytest.raises(OSError, match="0600"):
+        Sessions(tmp_path)
