@@ -40,6 +40,14 @@ EXIT_CONFIG = 2
 EXIT_NO_RESPAWN = 100
 
 
+class CannotStart(Exception):
+    """The host does not give the daemon what it needs (a key file others can read).
+
+    Logged as one error line naming what to fix, without a traceback; cluster-mcp
+    respawns the daemon with its usual backoff, so fixing the file is enough.
+    """
+
+
 class NotNeeded(Exception):
     """Raised by a service factory when the configuration gives it nothing to do.
 
@@ -138,6 +146,9 @@ def run_daemon(name: str, factory: Callable[[DaemonContext], Service],
     except NotNeeded as reason:
         log.info("%s not needed: %s; exiting without respawn", name, reason)
         status = EXIT_NO_RESPAWN
+    except CannotStart as reason:
+        log.error("%s cannot start: %s", name, reason)
+        status = 1
     except Exception:
         log.exception("%s could not start", name)
         status = 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.bus.endpoints import CLIENT_GROUP
+from cluster.runtime.daemon import CannotStart
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +152,14 @@ def _session_key(state_dir: Path | None) -> bytes:
     except FileExistsError:
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
-            raise OSError(f"{path} is mode {mode:04o}; the session key must be 0600") from None
+            raise CannotStart(f"{path} is mode {mode:04o}; the dashboard's session key must "
+                              f"be 0600 (chmod 600 {path}, or remove it to make a new one)"
+                              ) from None
         key = path.read_bytes()
         if len(key) >= 32:
             return key
-        raise OSError(f"{path} is too short to be a session key; remove it") from None
+        raise CannotStart(f"{path} is too short to be a session key; remove it and a new "
+                      "one is made") from None
     key = secrets.token_bytes(32)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.runtime.daemon import CannotStart
 from cluster.web.security import (
     KEY_FILE,
     OPERATOR,
@@ -69,5 +70,5 @@ def test_signed_sessions_survive_a_restart_but_not_a_logout(tmp_path: Path) -> N
 def test_a_session_key_others_can_read_is_refused(tmp_path: Path) -> None:
     Sessions(tmp_path)
     (tmp_path / KEY_FILE).chmod(0o644)
-    with pytest.raises(OSError, match="0600"):
+    with pytest.raises(CannotStart, match="must be 0600 \\(chmod 600"):
         Sessions(tmp_path)
