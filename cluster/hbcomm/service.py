@@ -17,7 +17,8 @@ not held against its peers.
 With more than a few nodes, reading is batched: each wake-up costs far more
 than one more datagram read, so after input wakes hbcomm the media are taken
 off the loop and read on a short timer (``read_batch_interval``: at most a
-quarter keepalive, 20 ms) for as long as input keeps arriving.  Sends are never
+quarter keepalive, 25 ms) for as long as input keeps arriving; when the
+heartbeat timer fires within that interval anyway, its pass does the reading.  Sends are never
 held, and the timer pass reads whatever queued before it judges any deadline,
 so detection is not later; only delivery of received packets is, by up to one
 interval.  A two-node cluster reads every datagram as it comes.
@@ -97,7 +98,7 @@ _SENT_REMEMBERED = 8  # a routine pass sends one or two; a longer burst just par
 _SENT_KEYS = {kind: f"sent_{kind}" for kind in PACKET_TYPES}
 _RECEIVED_KEYS = {kind: f"received_{kind}" for kind in PACKET_TYPES}
 _BATCH_FROM_NODES = 5  # from this many nodes on, hbcomm batches its reads
-_BATCH_LONGEST = 0.020  # the longest a received packet waits to be read
+_BATCH_LONGEST = 0.025  # the longest a received packet waits to be read
 
 
 def read_batch_interval(keepalive: float, nodes: int) -> float:
@@ -207,11 +208,11 @@ class HbcommService:
         self._check_pause(now)
         self._receive(medium, now)
         self._wake()
-        if self._read_batch and self._read_timer is None:
-            # Let the next datagrams queue: the read timer takes them together
-            # (a second medium ready in the same loop pass finds it armed).
+        if self._read_batch and not self.media.suspended:
+            # Let the next datagrams queue and take them together (a second
+            # medium ready in the same loop pass finds the media suspended).
             self.media.suspend()
-            self._read_timer = self._loop.call_at(now + self._read_batch, self._on_read_timer)
+            self._arm_reads(now)
 
     def _on_read_timer(self) -> None:
         now = self._loop.clock()
@@ -219,10 +220,21 @@ class HbcommService:
         self._read_timer = None
         received = self._read_queued(now)
         self._wake()
+        self._continue_reads(now, received)
+
+    def _continue_reads(self, now: float, received: int) -> None:
+        """After a batch: the next one while input keeps coming, else back to the loop."""
         if received and self._read_batch:
-            self._read_timer = self._loop.call_at(now + self._read_batch, self._on_read_timer)
+            self._arm_reads(now)
         else:
             self.media.resume()  # quiet again: the next datagram wakes us at once
+
+    def _arm_reads(self, now: float) -> None:
+        # The heartbeat timer is only ever moved earlier, and its pass reads
+        # first: when it fires within the interval, no wake-up of our own.
+        when = now + self._read_batch
+        if self._timer is None or self._timer.when > when:
+            self._read_timer = self._loop.call_at(when, self._on_read_timer)
 
     def _read_queued(self, now: float) -> int:
         """Read every medium the loop is not watching; how many datagrams came."""
@@ -451,7 +463,7 @@ class HbcommService:
         now = self._loop.clock()
         self._check_pause(now)
         self._timer = None
-        self._read_queued(now)  # a heartbeat waiting in a batch is not a silence
+        received = self._read_queued(now)  # a heartbeat waiting in a batch is not a silence
         self._liveness_events(self.liveness.tick(now), now)
         output = self.channel.tick(now)
         self._transmit(output.send)
@@ -462,6 +474,8 @@ class HbcommService:
             self._send_status(now)
         self._flush_outbox(now)
         self._wake()
+        if self.media.suspended and self._read_timer is None:
+            self._continue_reads(now, received)
 
     def _send_status(self, now: float) -> None:
         ha = self._config.ha
