@@ -21,7 +21,8 @@ quarter keepalive, 25 ms) for as long as input keeps arriving; when the
 heartbeat timer fires within that interval anyway, its pass does the reading.  Sends are never
 held, and the timer pass reads whatever queued before it judges any deadline,
 so detection is not later; only delivery of received packets is, by up to one
-interval.  A two-node cluster reads every datagram as it comes.
+interval.  A two-node cluster reads every datagram as it comes.  The counters
+``received`` / ``read_passes`` give the datagrams read per wake-up.
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ class HbcommService:
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
         self._check_pause(now)
+        self.counters["read_passes"] += 1
         self._receive(medium, now)
         self._wake()
         if self._read_batch and not self.media.suspended:
@@ -240,6 +242,7 @@ class HbcommService:
         """Read every medium the loop is not watching; how many datagrams came."""
         if not self.media.suspended:
             return 0
+        self.counters["read_passes"] += 1
         return sum(self._receive(medium, now) for medium in self.media.live)
 
     def _receive(self, medium: Transport, now: float) -> int:
