@@ -18,11 +18,14 @@ With more than a few nodes, reading is batched: each wake-up costs far more
 than one more datagram read, so after input wakes hbcomm the media are taken
 off the loop and read on a short timer (``read_batch_interval``: at most a
 quarter keepalive, 25 ms) for as long as input keeps arriving; when the
-heartbeat timer fires within that interval anyway, its pass does the reading.  Sends are never
-held, and the timer pass reads whatever queued before it judges any deadline,
-so detection is not later; only delivery of received packets is, by up to one
-interval.  A two-node cluster reads every datagram as it comes.  The counters
-``received`` / ``read_passes`` give the datagrams read per wake-up.
+heartbeat timer fires within that interval anyway, its pass does the reading.
+Sends are never held, and the timer pass reads whatever queued before it
+judges any deadline, so no peer is declared dead while its heartbeat waits
+unread.  The price: a packet counts as heard, and a message is delivered, when
+it is read, so a death is declared up to one interval later (half of one on
+average) and each message hop may take one interval longer.  A two-node cluster
+reads every datagram as it comes.  The counters ``received`` / ``read_passes``
+give the datagrams read per wake-up.
 """
 
 from __future__ import annotations
