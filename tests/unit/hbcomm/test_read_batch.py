@@ -1,5 +1,5 @@
 """hbcomm's read batching: only from a handful of nodes on, never longer than
-a quarter keepalive or 25 ms."""
+half a keepalive or 50 ms."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ def test_a_few_nodes_read_every_datagram_at_once(nodes: int) -> None:
 
 
 @pytest.mark.parametrize(("keepalive", "nodes", "interval"), [
-    (0.01, 5, 0.0025),  # a quarter keepalive: far inside any deadtime
-    (0.1, 32, 0.025),  # a quarter keepalive
-    (2.0, 64, 0.025),  # the ceiling: messages wait at most 25 ms
+    (0.01, 5, 0.005),  # half a keepalive: inside any deadtime
+    (0.1, 32, 0.050),  # half a keepalive
+    (2.0, 64, 0.050),  # the ceiling: messages wait at most 50 ms
 ])
-def test_many_nodes_batch_for_a_quarter_keepalive_at_most_25_ms(
+def test_many_nodes_batch_for_half_a_keepalive_at_most_50_ms(
         keepalive: float, nodes: int, interval: float) -> None:
     assert read_batch_interval(keepalive, nodes) == pytest.approx(interval)
