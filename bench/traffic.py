@@ -56,6 +56,7 @@ class Traffic:
     sent: dict[str, float]  # kind -> packets per second, mean per node
     sent_total: float  # every packet type, per node per second
     received: float  # every kind, per node per second
+    per_pass: float  # datagrams hbcomm reads per wake-up, mean per node
     cpu_percent: float  # whole stack, mean per node
 
 
@@ -79,6 +80,12 @@ def growth(sizes: Sequence[int], values: Sequence[float]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
+def _per_pass(before: Mapping[str, int], after: Mapping[str, int]) -> float:
+    """Datagrams hbcomm read per wake-up that read its media (its batching)."""
+    passes = after.get("read_passes", 0) - before.get("read_passes", 0)
+    return (after.get("received", 0) - before.get("received", 0)) / passes if passes else 0.0
+
+
 def measure(size: int, window: float) -> Traffic:
     timeout = _start_timeout(size)
     with Lab() as lab:
@@ -97,12 +104,14 @@ def measure(size: int, window: float) -> Traffic:
     kinds = sorted({kind for sent in per_node for kind in sent})
     received = [sum(rates(b, a, window, "received_").values())
                 for b, a in zip(counters_before, counters_after, strict=True)]
+    per_pass = [_per_pass(b, a) for b, a in zip(counters_before, counters_after, strict=True)]
     return Traffic(
         size=size,
         sent={kind: statistics.mean(sent.get(kind, 0.0) for sent in per_node) for kind in kinds},
         sent_total=statistics.mean(sum(v for kind, v in sent.items() if "." not in kind)
                                    for sent in per_node),
         received=statistics.mean(received),
+        per_pass=statistics.mean(per_pass),
         cpu_percent=statistics.mean(cpu_used(b, a) for b, a in
                                     zip(cpu_before, cpu_after, strict=True)) / window * 100,
     )
@@ -125,8 +134,9 @@ def table(sizes: Sequence[int], window: float) -> Table:
                  f"Packets one node sends per second (mean over the nodes, {window:g} s window "
                  "after agreement, no resources), by kind; msg.X: the messages of daemon X. "
                  "Growth: k in cluster-wide sent ~ N^k (1: constant per node). "
-                 "Received: every kind, per node. Stack CPU: every process of a node, "
-                 "% of one core, mean per node.",
+                 "Received: every kind, per node; read per wake-up: datagrams hbcomm "
+                 "reads each time it reads its media (it batches from 5 nodes on). "
+                 "Stack CPU: every process of a node, % of one core, mean per node.",
                  ("kind", *(f"{t.size} nodes" for t in measured), "growth"))
     for size, error in failed:
         made.add_failure(f"{size} nodes", error)
@@ -142,5 +152,6 @@ def table(sizes: Sequence[int], window: float) -> Table:
         row(kind, [t.sent.get(kind, 0.0) for t in measured])
     row("all sent", [t.sent_total for t in measured])
     row("received", [t.received for t in measured])
+    row("read per wake-up", [t.per_pass for t in measured], fit=False)
     row("stack CPU (%)", [t.cpu_percent for t in measured], fit=False)
     return made

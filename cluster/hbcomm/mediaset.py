@@ -17,6 +17,11 @@ does not count) is left alone, socket and all.
 
 ``live`` is the list the send path walks; it is replaced, never changed in
 place, so a failure in the middle of a send does not disturb the walk.
+
+:meth:`MediaSet.suspend` takes the open media off the loop (the shell then
+reads them on its own timer, many datagrams per wake-up) and
+:meth:`MediaSet.resume` puts them back; a medium opened or closed meanwhile
+follows the set's state.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class MediaSet:
         self._policy = policy
         self._slots = [_Slot(m, backoff=Backoff(policy)) for m in media]
         self.live: list[Transport] = []
+        self.suspended = False
 
     def open_all(self) -> None:
         """Open every medium; one that fails is retried later. RuntimeError if none opened."""
@@ -150,6 +156,21 @@ class MediaSet:
         if not any(t.name == transport.name for t in self.live):
             self._on_lost(transport.name)
 
+    def suspend(self) -> None:
+        """Stop watching the open media: the caller reads them when it chooses."""
+        if not self.suspended:
+            self.suspended = True
+            for transport in self.live:
+                self._loop.remove_reader(transport.fileno())
+
+    def resume(self) -> None:
+        """Watch the open media again: input wakes the loop at once."""
+        if self.suspended:
+            self.suspended = False
+            for slot in self._slots:
+                if slot.transport is not None:
+                    self._watch(slot, slot.transport)
+
     def close(self) -> None:
         for slot in self._slots:
             if slot.timer is not None:
@@ -161,9 +182,13 @@ class MediaSet:
     def _attach(self, slot: _Slot, transport: Transport, now: float) -> None:
         slot.transport = transport
         slot.backoff.opened(now)
+        if not self.suspended:
+            self._watch(slot, transport)
+        self.live = [*self.live, transport]
+
+    def _watch(self, slot: _Slot, transport: Transport) -> None:
         self._loop.add_reader(transport.fileno(),
                               functools.partial(self._readable, slot, transport))
-        self.live = [*self.live, transport]
 
     def _readable(self, slot: _Slot, transport: Transport) -> None:
         # A medium that failed earlier in the same loop pass may still be on
@@ -176,7 +201,8 @@ class MediaSet:
         if transport is None:
             return
         self.live = [t for t in self.live if t is not transport]
-        self._loop.remove_reader(transport.fileno())
+        if not self.suspended:
+            self._loop.remove_reader(transport.fileno())
         try:
             transport.close()
         except OSError as err:  # a vanished device may refuse even the close

@@ -13,8 +13,21 @@ its memory locked, so a loaded box does not delay heartbeats.  When the timer
 still fires late (the box or the VM stalled), hbcomm tells ``Liveness`` of its
 own pause before it reads what queued up, so the time it could not listen is
 not held against its peers.  A peer declared dead and heard again soon after
-was alive all along: ``trace.HeartbeatTrace`` names the late end from both
+was alive all along: ``falsedeath.HeartbeatTrace`` names the late end from both
 ends' timestamps and the false death is logged with them.
+
+With more than a few nodes, reading is batched: each wake-up costs far more
+than one more datagram read, so after input wakes hbcomm the media are taken
+off the loop and read on a short timer (``read_batch_interval``: at most half
+a keepalive, 50 ms, shorter below 32 nodes) for as long as input keeps arriving; when the
+heartbeat timer fires within that interval anyway, its pass does the reading.
+Sends are never held, and the timer pass reads whatever queued before it
+judges any deadline, so no peer is declared dead while its heartbeat waits
+unread.  The price: a packet counts as heard, and a message is delivered, when
+it is read, so a death is declared up to one interval later (half of one on
+average) and each message hop may take one interval longer.  A two-node cluster
+reads every datagram as it comes.  The counters ``received`` / ``read_passes``
+give the datagrams read per wake-up.
 """
 
 from __future__ import annotations
@@ -94,6 +107,22 @@ _SENT_REMEMBERED = 8  # a routine pass sends one or two; a longer burst just par
 # Per packet type counters (bench's traffic table); built once, not per packet.
 _SENT_KEYS = {kind: f"sent_{kind}" for kind in PACKET_TYPES}
 _RECEIVED_KEYS = {kind: f"received_{kind}" for kind in PACKET_TYPES}
+_BATCH_FROM_NODES = 5  # from this many nodes on, hbcomm batches its reads
+_BATCH_LONGEST = 0.050  # the longest a received packet waits to be read
+_BATCH_FULL_AT = 32  # nodes from which batches are as long as they get
+
+
+def read_batch_interval(keepalive: float, nodes: int) -> float:
+    """How long hbcomm leaves input queued so one wake-up reads many datagrams;
+    0 reads each at once.  A few peers send too little for batching to pay.
+    At most half a keepalive: with the heartbeat timer's own pass, two reads
+    per keepalive (32 nodes at 100 ms: stack CPU 3.0 % of a core at a quarter,
+    2.1 % at half).  Shorter in proportion below 32 nodes, where input is
+    sparser and the wake-ups cheaper than the delay: each message hop and a
+    death's declaration are later by up to one interval."""
+    if nodes < _BATCH_FROM_NODES:
+        return 0.0
+    return min(keepalive / 2, _BATCH_LONGEST) * min(1.0, nodes / _BATCH_FULL_AT)
 
 
 def pause_threshold(keepalive: float) -> float:
@@ -170,6 +199,8 @@ class HbcommService:
         self.trace = HeartbeatTrace()
         self._status_sent: float | None = None  # when our last heartbeat went out
         self._gap_log = RateLimiter(interval=1.0)
+        self._read_batch = read_batch_interval(ha.keepalive, len(ha.nodes))
+        self._read_timer: Timer | None = None
         self._outbox: deque[tuple[str, bytes, str | None]] = deque()
         # What we sent last: bcast and mcast bring it back, and it would be
         # verified and parsed only to be ignored as our own.
@@ -209,15 +240,50 @@ class HbcommService:
     def _on_readable(self, medium: Transport) -> None:
         now = self._loop.clock()
         self._check_pause(now)
-        self._read(medium, now)
+        self.counters["read_passes"] += 1
+        self._receive(medium, now)
         self._wake()
+        if self._read_batch and not self.media.suspended:
+            # Let the next datagrams queue and take them together (a second
+            # medium ready in the same loop pass finds the media suspended).
+            self.media.suspend()
+            self._arm_reads(now)
 
-    def _read(self, medium: Transport, now: float) -> None:
+    def _on_read_timer(self) -> None:
+        now = self._loop.clock()
+        self._check_pause(now)
+        self._read_timer = None
+        received = self._read_queued(now)
+        self._wake()
+        self._continue_reads(now, received)
+
+    def _continue_reads(self, now: float, received: int) -> None:
+        """After a batch: the next one while input keeps coming, else back to the loop."""
+        if received and self._read_batch:
+            self._arm_reads(now)
+        else:
+            self.media.resume()  # quiet again: the next datagram wakes us at once
+
+    def _arm_reads(self, now: float) -> None:
+        # The heartbeat timer is only ever moved earlier, and its pass reads
+        # first: when it fires within the interval, no wake-up of our own.
+        when = now + self._read_batch
+        if self._timer is None or self._timer.when > when:
+            self._read_timer = self._loop.call_at(when, self._on_read_timer)
+
+    def _read_queued(self, now: float) -> int:
+        """Read every medium the loop is not watching; how many datagrams came."""
+        if not self.media.suspended:
+            return 0
+        self.counters["read_passes"] += 1
+        return sum(self._receive(medium, now) for medium in self.media.live)
+
+    def _receive(self, medium: Transport, now: float) -> int:
         try:
             received = medium.receive()
         except MediumFailed as err:
             self.media.failed(medium, err)
-            return
+            return 0
         for raw in received:
             self.counters["received"] += 1
             if raw in self._sent_recently:
@@ -229,6 +295,7 @@ class HbcommService:
                 self._bad_packet(medium, err)
                 continue
             self._handle(packet, medium.name, now)
+        return len(received)
 
     def _on_ping_reply(self) -> None:
         assert self.pinger is not None
@@ -450,10 +517,12 @@ class HbcommService:
         if now >= self._next_status and not self._stopping:
             # First: a peer's deadline hangs on it; the rest of the pass can wait.
             self._send_status(now)
-        if now >= self.liveness.due() and now >= self.liveness.next_deadline():
+        received = self._read_queued(now)  # a heartbeat waiting in a batch is not a silence
+        if (not self.media.suspended and now >= self.liveness.due()
+                and now >= self.liveness.next_deadline()):
             # A deadline: whatever reached our sockets by now was heard in time.
             for medium in self.media.live:
-                self._read(medium, now)
+                self._receive(medium, now)
         self._liveness_events(self.liveness.tick(now), now)
         output = self.channel.tick(now)
         self._transmit(output.send)
@@ -462,6 +531,8 @@ class HbcommService:
             self._peer_event(event)
         self._flush_outbox(now)
         self._wake()
+        if self.media.suspended and self._read_timer is None:
+            self._continue_reads(now, received)
 
     def _send_status(self, now: float) -> None:
         ha = self._config.ha
@@ -556,6 +627,7 @@ class HbcommService:
         self.liveness.reconfigure(LivenessConfig.from_haconfig(ha), ha.nodes, now,
                                   links=self.media.names(), ping_nodes=self._ping_names)
         self._pause_threshold = pause_threshold(ha.keepalive)
+        self._read_batch = read_batch_interval(ha.keepalive, len(ha.nodes))
         if diff.timings:
             self._next_status = now
         log.info("configuration reloaded: %s",
@@ -574,6 +646,8 @@ class HbcommService:
             self._loop.add_reader(self.pinger.fileno(), self._on_ping_reply)
 
     def close(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
         self.media.close()
         if self.pinger is not None:
             self._loop.remove_reader(self.pinger.fileno())

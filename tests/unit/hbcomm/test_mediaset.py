@@ -34,6 +34,9 @@ class _Pty:
         os.close(self._slave)
 
 
+_Harness = tuple[Loop, list[float], MediaSet, list[str], list[Transport], Counter[str], Path]
+
+
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[tuple[Loop, list[float], MediaSet, list[str],
                                               list[Transport], Counter[str], Path]]:
@@ -50,10 +53,7 @@ def harness(tmp_path: Path) -> Iterator[tuple[Loop, list[float], MediaSet, list[
     loop.close()
 
 
-def test_a_hung_up_line_is_closed_reported_and_reopened_on_schedule(
-        harness: tuple[Loop, list[float], MediaSet, list[str], list[Transport], Counter[str],
-                       Path]
-) -> None:
+def test_a_hung_up_line_is_closed_reported_and_reopened_on_schedule(harness: _Harness) -> None:
     loop, clock, media, lost, readable, counters, path = harness
     first = _Pty(path)
     media.open_all()
@@ -141,3 +141,47 @@ def test_replace_keeps_unchanged_media_opens_new_ones_and_closes_removed_ones(
         loop.close()
         for pty in ttys.values():
             pty.hang_up()
+
+
+def test_a_suspended_set_does_not_wake_the_loop_and_resume_watches_every_open_medium(
+        harness: _Harness) -> None:
+    loop, _clock, media, _lost, readable, _counters, path = harness
+    line = _Pty(path)
+    try:
+        media.open_all()
+        media.suspend()
+        os.write(line.master, b"\xc0queued\xc0")
+        loop.run_once(max_wait=0.05)
+        assert readable == [], "a suspended medium is read by its owner, not the loop"
+        assert media.live[0].receive() == [b"queued"]
+        media.resume()
+        os.write(line.master, b"\xc0next\xc0")
+        loop.run_once(max_wait=1.0)
+        assert readable == media.live
+    finally:
+        line.hang_up()
+
+
+def test_a_medium_reopened_while_suspended_stays_unwatched_until_resume(harness: _Harness) -> None:
+    loop, clock, media, _lost, readable, _counters, path = harness
+    first = _Pty(path)
+    media.open_all()
+    transport = media.live[0]
+    media.suspend()
+    first.hang_up()
+    with pytest.raises(MediumFailed) as caught:
+        transport.receive()
+    media.failed(transport, caught.value)
+    second = _Pty(path)
+    try:
+        clock[0] += 1.0
+        loop.run_once(max_wait=0)  # the reopen timer
+        assert [t.name for t in media.live] == [str(path)]
+        os.write(second.master, b"\xc0frame\xc0")
+        loop.run_once(max_wait=0.05)
+        assert readable == []
+        media.resume()
+        loop.run_once(max_wait=1.0)
+        assert readable == media.live
+    finally:
+        second.hang_up()
