@@ -70,6 +70,11 @@ def ha_cf(nodes: Sequence[str], timing: Timing, media: Sequence[str] = ("eth0",)
     return "\n".join(lines) + "\n" + extra
 
 
+def start_timeout(size: int) -> float:
+    """Generous: `size` stacks of ~4 Python processes starting at once on 2 cores."""
+    return 120.0 + 10.0 * size
+
+
 def node_names(count: int, prefix: str = "n") -> list[str]:
     return [f"{prefix}{i + 1}" for i in range(count)]
 

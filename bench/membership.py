@@ -35,6 +35,7 @@ from bench.common import (
     node_names,
     progress,
     progress_failure,
+    start_timeout,
     wait_agreed,
 )
 from bench.idle import cpu_table, cpu_used
@@ -64,11 +65,6 @@ class Convergence:
     joins_from_heard: list[float]  # from the joiner's first heartbeat heard
     leaves: list[float]
     cpu_percent: float  # stack CPU per node, N-1 idle nodes
-
-
-def _start_timeout(size: int) -> float:
-    """Generous: N-1 stacks of ~4 Python processes starting at once on 2 cores."""
-    return 120.0 + 10.0 * size
 
 
 def _agreed_at(logs: Sequence[EventLog], members: Sequence[str], since: float,
@@ -115,7 +111,7 @@ def _step(survivors: Sequence[Node], node: Node, join: bool,
 
 def measure(size: int, runs: int) -> Convergence:
     """Join and leave times of the N-th node, `runs` of each."""
-    timeout = _start_timeout(size)
+    timeout = start_timeout(size)
     joins: list[float] = []
     from_heard: list[float] = []
     leaves: list[float] = []

@@ -34,6 +34,7 @@ from bench.common import (
     node_names,
     progress,
     progress_failure,
+    start_timeout,
     wait_agreed,
 )
 from bench.idle import cpu_table, cpu_used
@@ -43,11 +44,6 @@ from cluster.lab import Lab
 TIMING = Timing(0.1, 0.5)
 _SETTLE = 6.0  # past crmd's first report refresh after agreement (5 s)
 _SENT = "sent_"
-
-
-def _start_timeout(size: int) -> float:
-    """Generous: N stacks of ~4 Python processes starting at once on 2 cores."""
-    return 120.0 + 10.0 * size
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +83,7 @@ def _per_pass(before: Mapping[str, int], after: Mapping[str, int]) -> float:
 
 
 def measure(size: int, window: float) -> Traffic:
-    timeout = _start_timeout(size)
+    timeout = start_timeout(size)
     with Lab() as lab:
         nodes, _ = build(lab, node_names(size), TIMING)
         for node in nodes:
