@@ -1,0 +1,137 @@
+"""The process template: its protocol, its staleness check, and a real template
+forking a daemon that must look exactly like ``python3 -m`` started it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cluster.mcp.template import (
+    ProtocolError,
+    Sources,
+    decode_reply,
+    decode_request,
+    encode_reply,
+    encode_request,
+)
+
+_PYTHON = sys.executable
+
+
+def test_a_request_survives_the_round_trip() -> None:
+    request = decode_request(encode_request([_PYTHON, "-m", "cluster.ccm", "--node", "n1"],
+                                            {"PATH": "/bin"}))
+    assert request.argv == (_PYTHON, "-m", "cluster.ccm", "--node", "n1")
+    assert request.env == {"PATH": "/bin"}
+    assert decode_request(encode_request([_PYTHON, "-m", "cluster.ccm"], None)).env is None
+
+
+@pytest.mark.parametrize("data", [
+    b"\xff", b"[1]", b'{"argv": "python -m x"}', b'{"argv": ["python", "x.py", "a"]}',
+    b'{"argv": ["python", "-m", 3]}', b'{"argv": ["python", "-m", "x"], "env": {"A": 1}}',
+])
+def test_a_bad_request_is_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_request(data)
+
+
+def test_replies() -> None:
+    assert decode_reply(encode_reply(pid=42)) == ("pid", 42)
+    assert decode_reply(encode_reply(error="fork failed")) == ("error", "fork failed")
+    assert decode_reply(encode_reply(stale="x.py changed")) == ("stale", "x.py changed")
+
+
+@pytest.mark.parametrize("data", [b"", b"{}", b'{"pid": true}', b'{"pid": -1}',
+                                  b'{"pid": 1, "error": "x"}', b'{"what": "x"}'])
+def test_a_bad_reply_is_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_reply(data)
+
+
+def test_a_loaded_module_changed_on_disk_makes_the_template_stale(tmp_path: Path) -> None:
+    package = tmp_path / "tplpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "mod.py"
+    module.write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        __import__("tplpkg.mod")
+        sources = Sources(package)
+        assert sources.changed() is None
+        module.write_text("X = 22\n")
+        assert sources.changed() == str(module)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("tplpkg.mod", "tplpkg"):
+            sys.modules.pop(name, None)
+
+
+_PROBE = """\
+import json, os, signal, sys
+from setproctitle import getproctitle
+print(json.dumps({
+    "argv": sys.argv[1:], "main": sys.argv[0], "pid": os.getpid(), "ppid": os.getppid(),
+    "pgid": os.getpgid(0), "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "title": getproctitle(), "env": os.environ.get("PROBE_ENV"),
+    "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "term": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+    "hup": signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
+    "stdin": os.readlink("/proc/self/fd/0"),
+}), flush=True)
+sys.exit(7)
+"""
+
+_DRIVER = """\
+import json, os, sys, time
+from cluster.mcp.children import ChildSpec
+from cluster.mcp.spawner import Spawner, Template, become_subreaper
+
+assert become_subreaper()
+spawner = Spawner(Template.exec(["json"]), ["json"])
+template_pid = spawner.template_pid
+spec = ChildSpec(name="probe", argv=(sys.executable, "-m", "probe", "a b", "--x"),
+                 user="root", builtin=True)
+with open(sys.argv[1], "ab") as out:
+    pid = spawner.spawn(spec, out.fileno())
+reaped = []
+deadline = time.monotonic() + 60
+while not reaped and time.monotonic() < deadline:
+    reaped = list(spawner.reap())
+    time.sleep(0.01)
+spawner.close()
+print(json.dumps({"driver": os.getpid(), "pid": pid, "reaped": reaped,
+                  "template": template_pid}))
+"""
+
+
+def test_a_forked_daemon_is_set_up_as_exec_would_and_reaped_by_its_supervisor(
+        tmp_path: Path) -> None:
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text("")
+    (tmp_path / "probe" / "__main__.py").write_text(_PROBE)
+    console = tmp_path / "probe.console"
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{root}", "PROBE_ENV": "seen"}
+    done = subprocess.run([_PYTHON, "-c", _DRIVER, str(console)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    driver = json.loads(done.stdout)
+    probe = json.loads(console.read_text())
+    assert driver["reaped"] == [[driver["pid"], 7]]
+    assert probe["pid"] == driver["pid"] != driver["template"]
+    assert probe["ppid"] == driver["driver"], "not reparented to its subreaper"
+    assert probe["pgid"] == probe["pid"]
+    assert probe["argv"] == ["a b", "--x"]
+    assert probe["main"] == str(tmp_path / "probe" / "__main__.py")
+    assert probe["title"] == f"{_PYTHON} -m probe a b --x"
+    assert probe["fds"] == [0, 1, 2, 3]  # 3: the listing of /proc/self/fd itself
+    assert probe["stdin"] == "/dev/null"
+    assert probe["env"] == "seen"
+    assert probe["blocked"] == []
+    assert probe["term"] and probe["hup"]
