@@ -28,7 +28,8 @@ reaps a Popen child.  The daemon sets itself up as the ``python3 -m`` it
 replaces would be: own process group, default signal dispositions and an
 empty mask, stdin on /dev/null, no other descriptor, the requested
 environment and ``sys.argv``, the same command line in ``ps``, then runs the
-module as ``__main__``.  The template exits when cluster-mcp's end closes.
+module as ``__main__``.  The template exits when cluster-mcp's end closes,
+which it does once every daemon has started (see :mod:`cluster.mcp.spawner`).
 """
 
 from __future__ import annotations
