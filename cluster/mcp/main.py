@@ -251,24 +251,21 @@ class MasterControl:
         return ReloadResult(applied=True, changes=changes)
 
 
-def _start_template(table: Sequence[ChildSpec]) -> Spawner:
+def _start_template(table: Sequence[ChildSpec]) -> tuple[Spawner, str]:
     """Fork the process template now, before logging, threads or zmq exist:
     the daemons are forked from it and share its imported code
-    (:mod:`cluster.mcp.template`); without a subreaper, exec them all."""
+    (:mod:`cluster.mcp.template`).  Without it every daemon is exec'd, and the
+    second value says why, for the log."""
     if not become_subreaper():
-        print("cluster-mcp: cannot become a child subreaper; every daemon is exec'd",
-              file=sys.stderr)
-        return Spawner()
+        return Spawner(), "cannot become a child subreaper: every daemon is exec'd"
     modules = preload_modules(spec.name for spec in table if spec.builtin)
     gc.collect()
     gc.freeze()  # our later collections must not write to the pages the daemons share
     try:
         template = Template.fork(modules)
     except OSError as err:
-        print(f"cluster-mcp: cannot fork the process template ({err}); every daemon is exec'd",
-              file=sys.stderr)
-        return Spawner()
-    return Spawner(template, modules)
+        return Spawner(), f"cannot fork the process template ({err}): every daemon is exec'd"
+    return Spawner(template, modules), ""
 
 
 def _remove_leftovers(paths: NodePaths) -> None:
@@ -317,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.daemon:
         _daemonize()
-    spawner = _start_template(child_table(config, paths, args.debug))
+    spawner, no_template = _start_template(child_table(config, paths, args.debug))
     setproctitle(TITLE)
     ha = config.ha
     setup_logging("mcp", config.local_node, paths.log_dir, logfile=ha.logfile,
@@ -329,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("%s", warning)
     if start_note:
         log.info("%s", start_note)
+    if no_template:
+        log.warning("%s", no_template)
     stop_orphans(paths.run_dir, max(spec.stop_timeout for spec in child_table(config, paths, 0)))
     _remove_leftovers(paths)
     pid_file.write_text(f"{os.getpid()}\n")

@@ -218,8 +218,6 @@ class Supervisor:
         managed.machine.tick(self._loop.clock())
         if managed.machine.state is not before:
             self._changed(managed, "running")
-            if self._started_up():
-                self._spawner.retire_template()
 
     def _started_up(self) -> bool:
         """Is every built-in daemon past its start (running, or given up on)?"""
@@ -235,6 +233,8 @@ class Supervisor:
             os.kill(pid, signum)
 
     def _changed(self, managed: _Managed, reason: str) -> None:
+        if self._started_up():
+            self._spawner.retire_template()
         self._publish(ChildStateChanged(name=managed.spec.name,
                                         state=managed.machine.state.value,
                                         pid=managed.machine.pid, reason=reason))

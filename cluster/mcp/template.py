@@ -35,6 +35,7 @@ which it does once every daemon has started (see :mod:`cluster.mcp.spawner`).
 from __future__ import annotations
 
 import array
+import atexit
 import gc
 import importlib
 import importlib.util
@@ -208,6 +209,7 @@ def _become_daemon(request: Request, console: int) -> int:
         status = 1
     else:
         status = 0
+    atexit._run_exitfuncs()  # as an interpreter's exit would (logging flushes its handlers)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
