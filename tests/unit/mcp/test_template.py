@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,41 +89,63 @@ sys.exit(7)
 """
 
 _DRIVER = """\
-import json, os, sys, time
+import json, os, signal, sys, time
 from cluster.mcp.children import ChildSpec
 from cluster.mcp.spawner import Spawner, Template, become_subreaper
 
+def until(done):
+    deadline = time.monotonic() + 60
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert done()
+
+def spawn_and_reap():
+    spec = ChildSpec(name="probe", argv=(sys.executable, "-m", "probe", "a b", "--x"),
+                     user="root", builtin=True)
+    with open(sys.argv[1], "ab") as out:
+        pid = spawner.spawn(spec, out.fileno())
+    reaped = []
+    until(lambda: reaped.extend(spawner.reap()) or reaped)
+    return pid, reaped
+
 assert become_subreaper()
 spawner = Spawner(Template.exec(["json"]), ["json"])
-template_pid = spawner.template_pid
-spec = ChildSpec(name="probe", argv=(sys.executable, "-m", "probe", "a b", "--x"),
-                 user="root", builtin=True)
-with open(sys.argv[1], "ab") as out:
-    pid = spawner.spawn(spec, out.fileno())
-reaped = []
-deadline = time.monotonic() + 60
-while not reaped and time.monotonic() < deadline:
-    reaped = list(spawner.reap())
-    time.sleep(0.01)
+template = spawner.template_pid
+pid, reaped = spawn_and_reap()
+report = {"driver": os.getpid(), "pid": pid, "reaped": reaped, "template": template}
+if sys.argv[2] == "kill":
+    os.kill(template, signal.SIGKILL)
+    until(lambda: not list(spawner.reap()) and spawner.template_pid is None)
+    report["respawned"] = spawn_and_reap()
+    report["new_template"] = spawner.template_pid
+    spawner.retire_template()
+    until(lambda: not list(spawner.reap()) and spawner.template_pid is None)
+    report["retired"] = spawn_and_reap()
 spawner.close()
-print(json.dumps({"driver": os.getpid(), "pid": pid, "reaped": reaped,
-                  "template": template_pid}))
+print(json.dumps(report))
 """
 
 
-def test_a_forked_daemon_is_set_up_as_exec_would_and_reaped_by_its_supervisor(
-        tmp_path: Path) -> None:
+def _drive(tmp_path: Path, scenario: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the driver as its own process (it becomes a subreaper); its report
+    and what each probe it started saw."""
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "__init__.py").write_text("")
     (tmp_path / "probe" / "__main__.py").write_text(_PROBE)
     console = tmp_path / "probe.console"
     root = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{root}", "PROBE_ENV": "seen"}
-    done = subprocess.run([_PYTHON, "-c", _DRIVER, str(console)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([_PYTHON, "-c", _DRIVER, str(console), scenario], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          check=False)
     assert done.returncode == 0, done.stderr
-    driver = json.loads(done.stdout)
-    probe = json.loads(console.read_text())
+    return json.loads(done.stdout), [json.loads(line) for line in
+                                     console.read_text().splitlines()]
+
+
+def test_a_forked_daemon_is_set_up_as_exec_would_and_reaped_by_its_supervisor(
+        tmp_path: Path) -> None:
+    driver, (probe,) = _drive(tmp_path, "once")
     assert driver["reaped"] == [[driver["pid"], 7]]
     assert probe["pid"] == driver["pid"] != driver["template"]
     assert probe["ppid"] == driver["driver"], "not reparented to its subreaper"
@@ -135,3 +158,15 @@ def test_a_forked_daemon_is_set_up_as_exec_would_and_reaped_by_its_supervisor(
     assert probe["env"] == "seen"
     assert probe["blocked"] == []
     assert probe["term"] and probe["hup"]
+
+
+def test_a_killed_template_is_replaced_and_a_retired_one_leaves_exec(tmp_path: Path) -> None:
+    driver, probes = _drive(tmp_path, "kill")
+    first, respawned, retired = probes
+    pid, reaped = driver["respawned"]
+    assert reaped == [[pid, 7]] and respawned["pid"] == pid
+    assert driver["new_template"] not in (None, driver["template"])
+    pid, reaped = driver["retired"]
+    assert reaped == [[pid, 7]] and retired["pid"] == pid
+    assert retired["title"] == first["title"] and retired["argv"] == first["argv"]
+    assert retired["ppid"] == driver["driver"]
