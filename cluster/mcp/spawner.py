@@ -13,7 +13,8 @@ The template is forked from cluster-mcp at start, before any thread or zmq
 context exists, and supervised here until every built-in daemon has started:
 when it dies, stops answering, or reports that our package changed on disk
 (an upgrade), the spawn at hand is exec'd and a new template is exec'd
-(``python3 -m cluster.mcp.template``) for the next ones; after
+(``python3 -m cluster.mcp.template``) for the next ones (cluster-mcp never
+waits for its imports: until it is ready, daemons are exec'd); after
 :data:`_TEMPLATE_FAILURES` failures in a row every daemon is exec'd, which
 is logged once.  Once the stack is up the template exits
 (:meth:`Spawner.retire_template`): idle, it would hold its own copy of every
@@ -36,23 +37,35 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 
 from cluster.mcp.children import ChildSpec
-from cluster.mcp.template import MAX_MESSAGE, ProtocolError, decode_reply, encode_request, serve
+from cluster.mcp.template import (
+    MAX_MESSAGE,
+    READY,
+    ProtocolError,
+    decode_reply,
+    encode_request,
+    serve,
+)
 
 __all__ = ["Spawner", "Template", "TemplateUnusable", "become_subreaper"]
 
 log = logging.getLogger(__name__)
 
 _PR_SET_CHILD_SUBREAPER = 36
-_REPLY_TIMEOUT = 20.0  # a template still importing on a loaded box answers within seconds
+# The forked template's first spawn waits for its imports (seconds on a loaded box);
+# no daemon runs yet, so nothing misses cluster-mcp meanwhile.  A fork is
+# milliseconds: a ready template that does not answer within _REPLY_TIMEOUT is
+# abandoned, and cluster-mcp's loop (the watchdog keeper pings it) stalls no longer.
+_READY_TIMEOUT = 30.0
+_REPLY_TIMEOUT = 2.0
 _TEMPLATE_FAILURES = 3
 
 
 class TemplateUnusable(Exception):
     """The template did not start this daemon; exec it instead."""
 
-    def __init__(self, why: str, *, stale: bool = False) -> None:
+    def __init__(self, why: str, *, failure: bool = True) -> None:
         super().__init__(why)
-        self.stale = stale
+        self.failure = failure  # False: an upgrade, or a new template still importing
 
 
 def become_subreaper() -> bool:
@@ -72,10 +85,12 @@ class Template:
     """cluster-mcp's end of one template process."""
 
     def __init__(self, sock: socket.socket, pid: int,
-                 proc: subprocess.Popen[bytes] | None = None) -> None:
+                 proc: subprocess.Popen[bytes] | None = None, wait_ready: float = 0.0) -> None:
         self._sock = sock
         self.pid = pid
         self._proc = proc
+        self._wait_ready = wait_ready  # 0: never wait for its imports (exec it meanwhile)
+        self.ready = False
         self.alive = True    # not reaped yet
         self.usable = True   # its socket is open and it has answered as it should
 
@@ -94,32 +109,32 @@ class Template:
             finally:
                 os._exit(status)
         theirs.close()
-        return cls(ours, pid)
+        return cls(ours, pid, wait_ready=_READY_TIMEOUT)
 
     @classmethod
-    def exec(cls, modules: Sequence[str]) -> Template:
-        """Start a template as a new interpreter: the code on disk now."""
+    def exec(cls, modules: Sequence[str], wait_ready: float = 0.0) -> Template:
+        """Start a template as a new interpreter: the code on disk now.  Until
+        its imports are done, spawns are exec'd unless `wait_ready` > 0."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "cluster.mcp.template", str(theirs.fileno()), *modules],
                 stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
-        return cls(ours, proc.pid, proc)
+        return cls(ours, proc.pid, proc, wait_ready)
 
     def spawn(self, argv: Sequence[str], env: Mapping[str, str], console: int) -> int:
         """Ask for a daemon: its pid, or TemplateUnusable."""
         try:
+            if not self.ready:
+                self._await_ready()
             self._sock.settimeout(_REPLY_TIMEOUT)
             self._sock.sendmsg([encode_request(argv, env)], [
                 (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [console]))])
-            data = self._sock.recv(MAX_MESSAGE)
-            if not data:
-                raise TemplateUnusable("it closed its socket")
-            kind, value = decode_reply(data)
+            kind, value = decode_reply(self._receive())
         except TimeoutError:
             self.close()
-            raise TemplateUnusable(f"no answer within {_REPLY_TIMEOUT:.0f} s") from None
-        except (OSError, ProtocolError, TemplateUnusable) as err:
+            raise TemplateUnusable("it did not answer in time") from None
+        except (OSError, ProtocolError) as err:
             self.close()
             raise TemplateUnusable(str(err)) from None
         if kind == "pid":
@@ -127,8 +142,28 @@ class Template:
             return value
         if kind == "stale":
             self.close()
-            raise TemplateUnusable(f"it runs older code: {value}", stale=True)
+            raise TemplateUnusable(f"it runs older code: {value}", failure=False)
         raise TemplateUnusable(str(value))  # this fork failed; the template itself is fine
+
+    def _await_ready(self) -> None:
+        if self._wait_ready > 0:
+            self._sock.settimeout(self._wait_ready)
+            said = self._receive()
+        else:
+            self._sock.settimeout(0.0)
+            try:
+                said = self._receive()
+            except BlockingIOError:
+                raise TemplateUnusable("it is still importing", failure=False) from None
+        if said != READY:
+            raise ProtocolError(f"expected {READY!r}, got {said[:80]!r}")
+        self.ready = True
+
+    def _receive(self) -> bytes:
+        data = self._sock.recv(MAX_MESSAGE)
+        if not data:
+            raise ProtocolError("it closed its socket")
+        return data
 
     def reaped(self, pid: int, code: int) -> bool:
         """Is `pid` this template (which has now been reaped)?"""
@@ -201,9 +236,9 @@ class Spawner:
         try:
             pid = template.spawn(spec.argv, env, console)
         except TemplateUnusable as why:
-            if not why.stale:
+            if why.failure:
                 self._failures += 1
-            log.log(logging.INFO if why.stale else logging.WARNING,
+            log.log(logging.WARNING if why.failure else logging.INFO,
                     "process template (pid %d) did not start %s (%s); exec'ing it",
                     template.pid, spec.name, why)
             if not template.usable:

@@ -15,6 +15,7 @@ cluster-mcp talks to it over a SOCK_SEQPACKET socketpair, one request and
 one reply at a time (cluster-mcp waits for the reply, so it never reaps a
 daemon whose pid it does not know yet):
 
+* once, when its imports are done: ``ready``;
 * request: JSON ``{"argv": [...], "env": {...} | null}`` plus one descriptor
   (SCM_RIGHTS), the daemon's console log, which becomes its stdout/stderr;
 * reply: ``{"pid": N}``, ``{"error": "why"}``, or ``{"stale": "why"}`` when a
@@ -22,9 +23,12 @@ daemon whose pid it does not know yet):
   template exits and cluster-mcp starts a new one, so a daemon restarted after
   an upgrade runs the new code.
 
-The template double-forks: the daemon's parent exits at once, and the daemon
-is reparented to cluster-mcp, which is a child subreaper and so reaps it as it
-reaps a Popen child.  The daemon sets itself up as the ``python3 -m`` it
+The template double-forks: the daemon's parent exits at once, so the daemon
+is reparented to cluster-mcp, a child subreaper, which reaps it as it
+reaps a Popen child.  The daemon waits for the go-ahead until its pid has
+been sent: it never runs unknown to cluster-mcp, and its parent is already
+cluster-mcp when it starts (the watchdog keeper trusts its parent's pid).
+The daemon sets itself up as the ``python3 -m`` it
 replaces would be: own process group, default signal dispositions and an
 empty mask, stdin on /dev/null, no other descriptor, the requested
 environment and ``sys.argv``, the same command line in ``ps``, then runs the
@@ -52,11 +56,12 @@ from pathlib import Path
 
 from setproctitle import setproctitle
 
-__all__ = ["MAX_MESSAGE", "TITLE", "ProtocolError", "Request", "Sources", "decode_reply",
+__all__ = ["MAX_MESSAGE", "READY", "TITLE", "ProtocolError", "Request", "Sources", "decode_reply",
            "decode_request", "encode_reply", "encode_request", "preload_modules", "serve"]
 
 TITLE = "cluster: process template"
 MAX_MESSAGE = 256 * 1024
+READY = b"ready"  # sent once, when the imports are done
 _MAXFD = 1 << 20
 # What every daemon imports, whatever its service module pulls in besides.
 _COMMON = ("zmq", "msgpack", "cluster.bus.loop", "cluster.bus.server", "cluster.bus.client",
@@ -218,34 +223,57 @@ def _become_daemon(request: Request, console: int) -> int:
     return status
 
 
-def _fork_daemon(sock: socket.socket, request: Request, console: int) -> bytes:
-    """Double-fork the daemon; return the reply for cluster-mcp."""
-    read_end, write_end = os.pipe()
+def _fork_daemon(sock: socket.socket, request: Request, console: int) -> bool:
+    """Double-fork the daemon, tell cluster-mcp its pid, then let it run; False
+    when cluster-mcp can no longer be told.
+
+    The daemon waits for the go-ahead until its pid has been sent: when
+    cluster-mcp has given up waiting and closed its end, the daemon exits unseen
+    instead of running beside the one cluster-mcp then starts by exec."""
+    pid_r, pid_w = os.pipe()
+    go_r, go_w = os.pipe()
     try:
         middle = os.fork()
     except OSError as err:
-        os.close(read_end)
-        os.close(write_end)
-        return encode_reply(error=f"fork failed: {err}")
+        for fd in (pid_r, pid_w, go_r, go_w):
+            os.close(fd)
+        return _send(sock, encode_reply(error=f"fork failed: {err}"))
     if middle == 0:
-        os.close(read_end)
+        os.close(pid_r)
+        os.close(go_w)
         try:
             pid = os.fork()
         except OSError as err:
-            os.write(write_end, f"fork failed: {err}".encode())
+            os.write(pid_w, f"fork failed: {err}".encode())
             os._exit(1)
         if pid == 0:
             sock.close()
-            os.close(write_end)
-            os._exit(_become_daemon(request, console))
-        os.write(write_end, str(pid).encode())
+            os.close(pid_w)
+            go = os.read(go_r, 1)
+            os.close(go_r)
+            os._exit(_become_daemon(request, console) if go else 1)
+        os.write(pid_w, str(pid).encode())
         os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as answer:
+    os.close(pid_w)
+    os.close(go_r)
+    with os.fdopen(pid_r, "rb") as answer:
         said = answer.read().decode(errors="replace")
     os.waitpid(middle, 0)
-    return encode_reply(pid=int(said)) if said.isdigit() else \
-        encode_reply(error=said or "the intermediate process died")
+    with os.fdopen(go_w, "wb") as go_ahead:
+        if not said.isdigit():
+            return _send(sock, encode_reply(error=said or "the intermediate process died"))
+        if not _send(sock, encode_reply(pid=int(said))):
+            return False
+        go_ahead.write(b"1")
+    return True
+
+
+def _send(sock: socket.socket, reply: bytes) -> bool:
+    try:
+        sock.send(reply)
+    except OSError:
+        return False
+    return True
 
 
 def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
@@ -265,6 +293,8 @@ def serve(sock: socket.socket, modules: Iterable[str]) -> int:
         signal.signal(signum, signal.SIG_IGN)
     _preload(modules)
     sources = Sources(Path(__file__).resolve().parents[1])
+    if not _send(sock, READY):
+        return 0
     while True:
         try:
             data, fds = _receive(sock)
@@ -278,16 +308,17 @@ def serve(sock: socket.socket, modules: Iterable[str]) -> int:
             if len(fds) != 1:
                 raise ProtocolError(f"expected one descriptor, got {len(fds)}")
         except ProtocolError as err:
-            reply = encode_reply(error=str(err))
+            connected = _send(sock, encode_reply(error=str(err)))
         else:
             changed = sources.changed()
             if changed is not None:
-                sock.send(encode_reply(stale=f"{changed} changed since the template loaded it"))
+                _send(sock, encode_reply(stale=f"{changed} changed since the template loaded it"))
                 return 0
-            reply = _fork_daemon(sock, request, fds[0])
+            connected = _fork_daemon(sock, request, fds[0])
         for fd in fds:
             os.close(fd)
-        sock.send(reply)
+        if not connected:
+            return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -83,7 +83,7 @@ print(json.dumps({
     "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
     "term": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
     "hup": signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
-    "stdin": os.readlink("/proc/self/fd/0"),
+    "stdin": os.readlink("/proc/self/fd/0"), "forked": "wave" in sys.modules,
 }), flush=True)
 sys.exit(7)
 """
@@ -109,7 +109,7 @@ def spawn_and_reap():
     return pid, reaped
 
 assert become_subreaper()
-spawner = Spawner(Template.exec(["json"]), ["json"])
+spawner = Spawner(Template.exec(["wave"], wait_ready=60), ["wave"])
 template = spawner.template_pid
 pid, reaped = spawn_and_reap()
 report = {"driver": os.getpid(), "pid": pid, "reaped": reaped, "template": template}
@@ -158,6 +158,7 @@ def test_a_forked_daemon_is_set_up_as_exec_would_and_reaped_by_its_supervisor(
     assert probe["env"] == "seen"
     assert probe["blocked"] == []
     assert probe["term"] and probe["hup"]
+    assert probe["forked"], "not forked from the template (it preloaded `wave`)"
 
 
 def test_a_killed_template_is_replaced_and_a_retired_one_leaves_exec(tmp_path: Path) -> None:
@@ -170,3 +171,4 @@ def test_a_killed_template_is_replaced_and_a_retired_one_leaves_exec(tmp_path: P
     assert reaped == [[pid, 7]] and retired["pid"] == pid
     assert retired["title"] == first["title"] and retired["argv"] == first["argv"]
     assert retired["ppid"] == driver["driver"]
+    assert first["forked"] and not retired["forked"]
