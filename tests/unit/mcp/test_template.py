@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from cluster.mcp.template import (
 )
 
 _PYTHON = sys.executable
+_ROOT = Path(__file__).resolve().parents[3]  # the tree our package is imported from
 
 
 def test_a_request_survives_the_round_trip() -> None:
@@ -121,19 +123,25 @@ if sys.argv[2] == "kill":
     spawner.retire_template()
     until(lambda: not list(spawner.reap()) and spawner.template_pid is None)
     report["retired"] = spawn_and_reap()
+if sys.argv[2] == "upgrade":
+    import cluster
+    stamp = os.stat(cluster.__file__).st_mtime_ns + 10**9
+    os.utime(cluster.__file__, ns=(stamp, stamp))
+    report["upgraded"] = spawn_and_reap()
+    report["new_template"] = spawner.template_pid
 spawner.close()
 print(json.dumps(report))
 """
 
 
-def _drive(tmp_path: Path, scenario: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run the driver as its own process (it becomes a subreaper); its report
-    and what each probe it started saw."""
+def _drive(tmp_path: Path, scenario: str, root: Path = _ROOT
+           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the driver as its own process (it becomes a subreaper), our package
+    imported from `root`; its report and what each probe it started saw."""
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "__init__.py").write_text("")
     (tmp_path / "probe" / "__main__.py").write_text(_PROBE)
     console = tmp_path / "probe.console"
-    root = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{root}", "PROBE_ENV": "seen"}
     done = subprocess.run([_PYTHON, "-c", _DRIVER, str(console), scenario], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
@@ -172,3 +180,15 @@ def test_a_killed_template_is_replaced_and_a_retired_one_leaves_exec(tmp_path: P
     assert retired["title"] == first["title"] and retired["argv"] == first["argv"]
     assert retired["ppid"] == driver["driver"]
     assert first["forked"] and not retired["forked"]
+
+
+def test_after_an_upgrade_on_disk_the_daemon_is_exec_d_and_a_new_template_started(
+        tmp_path: Path) -> None:
+    installed = tmp_path / "site"
+    shutil.copytree(_ROOT / "cluster", installed / "cluster",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    driver, (first, upgraded) = _drive(tmp_path, "upgrade", root=installed)
+    assert first["forked"] and not upgraded["forked"]
+    pid, reaped = driver["upgraded"]
+    assert reaped == [[pid, 7]] and upgraded["pid"] == pid
+    assert driver["new_template"] not in (None, driver["template"])
