@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -54,10 +55,12 @@ from cluster.config.confdir import ClusterConfig, describe, load_config
 from cluster.config.diff import diff_configs
 from cluster.config.errors import ConfigError
 from cluster.mcp import startstate
-from cluster.mcp.children import child_table
+from cluster.mcp.children import ChildSpec, child_table
 from cluster.mcp.orphans import RECORD_FILE, record_children, stop_orphans
 from cluster.mcp.reloadcmd import reload_command
+from cluster.mcp.spawner import Spawner, Template, become_subreaper
 from cluster.mcp.supervisor import Supervisor
+from cluster.mcp.template import preload_modules
 from cluster.runtime.daemon import EXIT_CONFIG
 from cluster.runtime.paths import NodePaths, add_node_arguments, paths_from_args
 
@@ -131,7 +134,8 @@ def _daemonize() -> None:
 class MasterControl:
     """The running master control process of one node."""
 
-    def __init__(self, config: ClusterConfig, paths: NodePaths, debug: int) -> None:
+    def __init__(self, config: ClusterConfig, paths: NodePaths, debug: int,
+                 spawner: Spawner) -> None:
         self.config = config
         self.paths = paths
         self.debug = debug
@@ -143,7 +147,7 @@ class MasterControl:
                                     {GetChildren: self._get_children,
                                      Reload: self._reload}, self.started)
         self.supervisor = Supervisor(self.loop, child_table(config, paths, debug), paths.log_dir,
-                                     self._child_changed)
+                                     self._child_changed, spawner)
         self._stopping = False
         self._watchdog_client: AsyncClient | None = None
 
@@ -247,6 +251,23 @@ class MasterControl:
         return ReloadResult(applied=True, changes=changes)
 
 
+def _start_template(table: Sequence[ChildSpec]) -> tuple[Spawner, str]:
+    """Fork the process template now, before logging, threads or zmq exist:
+    the daemons are forked from it and share its imported code
+    (:mod:`cluster.mcp.template`).  Without it every daemon is exec'd, and the
+    second value says why, for the log."""
+    if not become_subreaper():
+        return Spawner(), "cannot become a child subreaper: every daemon is exec'd"
+    modules = preload_modules(spec.name for spec in table if spec.builtin)
+    gc.collect()
+    gc.freeze()  # our later collections must not write to the pages the daemons share
+    try:
+        template = Template.fork(modules)
+    except OSError as err:
+        return Spawner(), f"cannot fork the process template ({err}): every daemon is exec'd"
+    return Spawner(template, modules), ""
+
+
 def _remove_leftovers(paths: NodePaths) -> None:
     """Sockets, the daemons' respawn state (``*.state``) and the record of
     children: they live for one run."""
@@ -293,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.daemon:
         _daemonize()
+    spawner, no_template = _start_template(child_table(config, paths, args.debug))
     setproctitle(TITLE)
     ha = config.ha
     setup_logging("mcp", config.local_node, paths.log_dir, logfile=ha.logfile,
@@ -304,11 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("%s", warning)
     if start_note:
         log.info("%s", start_note)
+    if no_template:
+        log.warning("%s", no_template)
     stop_orphans(paths.run_dir, max(spec.stop_timeout for spec in child_table(config, paths, 0)))
     _remove_leftovers(paths)
     pid_file.write_text(f"{os.getpid()}\n")
     try:
-        return MasterControl(config, paths, args.debug).run()
+        return MasterControl(config, paths, args.debug, spawner).run()
     finally:
         _remove_leftovers(paths)
         log.info("master control process stopped")

@@ -1,7 +1,8 @@
 """Runs the child table: spawns, reaps, respawns and stops processes.
 
-The shell around :class:`cluster.mcp.child.Child`: it owns the Popen
-objects, turns SIGCHLD into ``Child.exited`` calls, carries out the
+The shell around :class:`cluster.mcp.child.Child`: it starts processes
+through :class:`cluster.mcp.spawner.Spawner` (the process template or exec),
+turns SIGCHLD into ``Child.exited`` calls, carries out the
 actions the machines return, logs every transition and publishes it on
 ``mcp.pub`` topic ``child``.  Shutdown stops children one at a time in
 reverse start order, SIGTERM first and SIGKILL after the child's stop
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pwd
 import signal
 import subprocess
 from collections.abc import Callable, Sequence
@@ -23,6 +23,7 @@ from cluster.bus.loop import Loop, Timer
 from cluster.bus.messages.mcp import ChildInfo, ChildStateChanged
 from cluster.mcp.child import Child, ChildState, GiveUp, NoRespawn, Spawn, SpawnAt, Terminate
 from cluster.mcp.children import ChildSpec
+from cluster.mcp.spawner import Spawner
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ class _Managed:
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.machine = Child(spec.name)
-        self.proc: subprocess.Popen[bytes] | None = None
         self.timers: list[Timer] = []
         self.retired = False  # a reload removed or changed it: leaves the table once dead
 
@@ -43,22 +43,14 @@ class _Managed:
         self.timers.clear()
 
 
-def _user_kwargs(user: str) -> dict[str, object]:
-    if user == "root" or os.geteuid() != 0:
-        return {}
-    entry = pwd.getpwnam(user)
-    groups = os.getgrouplist(user, entry.pw_gid)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": groups}
-
-
 class Supervisor:
     def __init__(self, loop: Loop, specs: Sequence[ChildSpec], log_dir: Path,
-                 publish: Publish, env: dict[str, str] | None = None) -> None:
+                 publish: Publish, spawner: Spawner | None = None) -> None:
         self._loop = loop
         self._children = [_Managed(spec) for spec in specs]
         self._log_dir = log_dir
         self._publish = publish
-        self._env = env
+        self._spawner = spawner or Spawner()
         self._stopping = False
         self._on_stopped: Callable[[], None] | None = None
 
@@ -105,18 +97,18 @@ class Supervisor:
 
     def signal_all(self, signum: int) -> None:
         for managed in self._children:
-            if managed.proc is not None and managed.machine.alive:
+            if managed.machine.alive:
                 self._kill(managed, signum)
 
     # -- reaping -------------------------------------------------------------
     def reap(self) -> None:
         """SIGCHLD: collect every child that exited, then act on each death."""
-        for managed in self._children:
-            proc = managed.proc
-            if proc is None or proc.poll() is None:
+        for pid, returncode in self._spawner.reap():
+            managed = next((m for m in self._children if m.machine.pid == pid), None)
+            if managed is None:
+                log.debug("reaped pid %d (an orphan of one of our children)", pid)
                 continue
-            managed.proc = None
-            self._on_exit(managed, proc.returncode)
+            self._on_exit(managed, returncode)
         self._drop_retired()
         self._continue_shutdown()
 
@@ -208,19 +200,16 @@ class Supervisor:
             return
         try:
             with output:
-                managed.proc = subprocess.Popen(
-                    spec.argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                    process_group=0, env=self._env, close_fds=True,
-                    **_user_kwargs(spec.user))  # type: ignore[call-overload]
+                pid = self._spawner.spawn(spec, output.fileno())
         except (OSError, KeyError, subprocess.SubprocessError) as err:
             log.error("cannot start child %s (%s): %s", spec.name, spec.command, err)
             self._apply(managed, managed.machine.spawn_failed(now, str(err)))
             return
-        managed.machine.spawned(managed.proc.pid, now)
+        managed.machine.spawned(pid, now)
         managed.timers.append(self._loop.call_later(
             managed.machine.policy.startsecs + 0.01, lambda: self._tick(managed)))
         verb = "respawned" if was_restart else "started"
-        log.info("%s child %s (pid %d, user %s): %s", verb, spec.name, managed.proc.pid,
+        log.info("%s child %s (pid %d, user %s): %s", verb, spec.name, pid,
                  spec.user, spec.command)
         self._changed(managed, verb)
 
@@ -230,6 +219,12 @@ class Supervisor:
         if managed.machine.state is not before:
             self._changed(managed, "running")
 
+    def _started_up(self) -> bool:
+        """Is every built-in daemon past its start (running, or given up on)?"""
+        return all(m.machine.state not in (ChildState.STOPPED, ChildState.STARTING,
+                                           ChildState.BACKOFF)
+                   for m in self._children if m.spec.builtin)
+
     def _kill(self, managed: _Managed, signum: int) -> None:
         pid = managed.machine.pid
         if pid is None:
@@ -238,6 +233,8 @@ class Supervisor:
             os.kill(pid, signum)
 
     def _changed(self, managed: _Managed, reason: str) -> None:
+        if self._started_up():
+            self._spawner.retire_template()
         self._publish(ChildStateChanged(name=managed.spec.name,
                                         state=managed.machine.state.value,
                                         pid=managed.machine.pid, reason=reason))
@@ -245,10 +242,13 @@ class Supervisor:
     def kill_everything(self) -> None:
         """Last resort on exit: no child may outlive the master control process."""
         for managed in self._children:
-            if managed.proc is not None and managed.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(managed.proc.pid, signal.SIGKILL)
-                managed.proc.wait()
+            pid = managed.machine.pid
+            if pid is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            self._spawner.wait(pid)
+        self._spawner.close()
 
 
 def _file_name(name: str) -> str:
