@@ -1,7 +1,8 @@
 """hbcomm's shell: media, timers and the bus around the sans-I/O cores.
 
-Per datagram: our own (looped back by bcast/mcast) is recognised by its bytes
-and dropped; else ``packet.decode`` (a bad one is dropped, counted and logged at
+Per datagram: our own (looped back by bcast/mcast) is dropped by a socket
+filter in the kernel (:mod:`ownfilter`), or where there is none recognised by
+its bytes and dropped here; else ``packet.decode`` (a bad one is dropped, counted and logged at
 a limited rate) → ``Channel.receive`` (sequencing, replay, retransmission)
 → ``Liveness.heard`` (node and link status).  One timer wakes the loop at
 the earliest of the next heartbeat, the next liveness deadline and the next
