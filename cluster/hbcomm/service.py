@@ -512,6 +512,7 @@ class HbcommService:
     def _on_timer(self) -> None:
         now = self._loop.clock()
         self._check_pause(now)
+        self.counters["timer_passes"] += 1
         if self._timer is not None:
             self.trace.woke(self._timer.when, now)
         self._timer = None
@@ -531,6 +532,8 @@ class HbcommService:
         for event in output.events:
             self._peer_event(event)
         self._flush_outbox(now)
+        if self.liveness.due() < self._next_status:
+            self.liveness.refresh_due()  # rather than wake up early for nothing
         self._wake()
         if self.media.suspended and self._read_timer is None:
             self._continue_reads(now, received)
