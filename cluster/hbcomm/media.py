@@ -113,7 +113,8 @@ class UdpMedium:
                 self._dest = (socket.gethostbyname(medium.peer), port)
             sock.bind(("", port))
             sock.setblocking(False)
-            self.own_filtered = _filter_own(sock, medium.device)
+            if medium.kind != "ucast":  # only bcast and mcast come back to us
+                _filter_own(sock, medium.device)
         except OSError as err:
             sock.close()
             raise MediumError(f"cannot open {medium.kind} {medium.device} "
@@ -157,19 +158,17 @@ class UdpMedium:
         self._sock.close()
 
 
-def _filter_own(sock: socket.socket, device: str) -> bool:
+def _filter_own(sock: socket.socket, device: str) -> None:
     """Keep our own looped-back datagrams out of `sock` (see :mod:`ownfilter`);
-    False leaves them to the shell's drop by their bytes."""
+    without a filter the shell drops them by their bytes."""
     own = ownfilter.interface_address(sock, device)
     if own is None:
-        return False
+        return
     try:
         ownfilter.attach(sock, (own,))
     except OSError as err:
         log.info("cannot filter our own datagrams on %s in the kernel (%s); "
                  "dropping them after reading instead", device, err.strerror or err)
-        return False
-    return True
 
 
 _END, _ESC, _ESC_END, _ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
