@@ -29,6 +29,7 @@ from typing import Protocol
 import serial
 
 from cluster.config.hacf import Medium
+from cluster.hbcomm import ownfilter
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class UdpMedium:
                 self._dest = (socket.gethostbyname(medium.peer), port)
             sock.bind(("", port))
             sock.setblocking(False)
+            if medium.kind != "ucast":  # only bcast and mcast come back to us
+                _filter_own(sock, medium.device)
         except OSError as err:
             sock.close()
             raise MediumError(f"cannot open {medium.kind} {medium.device} "
@@ -153,6 +156,19 @@ class UdpMedium:
 
     def close(self) -> None:
         self._sock.close()
+
+
+def _filter_own(sock: socket.socket, device: str) -> None:
+    """Keep our own looped-back datagrams out of `sock` (see :mod:`ownfilter`);
+    without a filter the shell drops them by their bytes."""
+    own = ownfilter.interface_address(sock, device)
+    if own is None:
+        return
+    try:
+        ownfilter.attach(sock, (own,))
+    except OSError as err:
+        log.info("cannot filter our own datagrams on %s in the kernel (%s); "
+                 "dropping them after reading instead", device, err.strerror or err)
 
 
 _END, _ESC, _ESC_END, _ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD

@@ -1,7 +1,8 @@
 """hbcomm's shell: media, timers and the bus around the sans-I/O cores.
 
-Per datagram: our own (looped back by bcast/mcast) is recognised by its bytes
-and dropped; else ``packet.decode`` (a bad one is dropped, counted and logged at
+Per datagram: our own (looped back by bcast/mcast) is dropped by a socket
+filter in the kernel (:mod:`ownfilter`), or where there is none recognised by
+its bytes and dropped here; else ``packet.decode`` (a bad one is dropped, counted and logged at
 a limited rate) → ``Channel.receive`` (sequencing, replay, retransmission)
 → ``Liveness.heard`` (node and link status).  One timer wakes the loop at
 the earliest of the next heartbeat, the next liveness deadline and the next
@@ -511,6 +512,7 @@ class HbcommService:
     def _on_timer(self) -> None:
         now = self._loop.clock()
         self._check_pause(now)
+        self.counters["timer_passes"] += 1
         if self._timer is not None:
             self.trace.woke(self._timer.when, now)
         self._timer = None
@@ -530,6 +532,8 @@ class HbcommService:
         for event in output.events:
             self._peer_event(event)
         self._flush_outbox(now)
+        if self.liveness.due() < self._next_status:
+            self.liveness.refresh_due()  # rather than wake up early for nothing
         self._wake()
         if self.media.suspended and self._read_timer is None:
             self._continue_reads(now, received)

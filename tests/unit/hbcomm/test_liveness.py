@@ -272,7 +272,7 @@ def test_reconfigure_new_timers_nodes_links_and_ping_nodes() -> None:
     assert live.tick(200.0) == []
 
 
-_STEP = st.tuples(st.sampled_from(["heard", "tick", "paused", "left", "link_lost"]),
+_STEP = st.tuples(st.sampled_from(["heard", "tick", "paused", "left", "link_lost", "refresh"]),
                   st.sampled_from(["bob", "carol", "ping1"]), st.sampled_from(["eth0", "eth1"]),
                   st.floats(0.0, 4.0), st.booleans(), st.sampled_from([None, 2.0, 6.0]))
 
@@ -301,9 +301,24 @@ def test_due_is_a_lower_bound_and_skipping_walks_changes_nothing(
             got = [live.paused(now, advance) for live in (fast, plain)]
         elif action == "left":
             got = [live.left(node, now) for live in (fast, plain)]
+        elif action == "refresh":
+            fast.refresh_due()
+            got = [[], []]
         else:
             got = [live.link_lost(link) for live in (fast, plain)]
         assert got[0] == got[1]
+
+
+def test_refreshed_due_moves_with_the_heartbeats_heard_since() -> None:
+    live = liveness()
+    up(live)
+    assert live.due() == 105.0  # deadtime after the last heartbeat
+    for now in (101.0, 102.0, 103.0):
+        live.heard("bob", "eth0", now, True, status="active")
+        live.heard("bob", "eth1", now, False)
+    assert live.due() == 105.0  # a lower bound, kept through routine heartbeats
+    live.refresh_due()
+    assert live.due() == live.next_deadline() == 108.0
 
 
 def test_threshold_is_initdead_then_deadtime_then_the_peers_own() -> None:
