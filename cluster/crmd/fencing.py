@@ -47,9 +47,12 @@ class _Client(Protocol):
 
 
 class StonithdFencer:
-    def __init__(self, client: _Client, available: Callable[[], bool],
+    def __init__(self, connect: Callable[[], _Client], available: Callable[[], bool],
                  timeout: float = FENCE_TIMEOUT) -> None:
-        self._client = client
+        # Connected on the first fencing, not at start: where stonithd does not run
+        # (no stonith configured), an idle connection would retry ten times a second.
+        self._connect = connect
+        self._client: _Client | None = None
         self._available = available
         self._timeout = timeout
         self._pending: set[str] = set()
@@ -63,6 +66,8 @@ class StonithdFencer:
             return
         self._pending.add(node)
         log.warning("Resetting node %s (%s)", node, reason)
+        if self._client is None:
+            self._client = self._connect()
         self._client.call(FenceNode(node, "reset", reason, self._timeout),
                           self._timeout + _REPLY_MARGIN,
                           lambda reply: self._result(node, reply, done))

@@ -133,7 +133,7 @@ class CrmdService:
         self._coordinator = Coordinator()
         self._rivals = Rivals(ctx.node)
         self._fencer: Fencer = fencer if fencer is not None else StonithdFencer(
-            ctx.client("stonithd"),
+            lambda: ctx.client("stonithd"),
             lambda: endpoints.control_path(ctx.paths.run_dir, "stonithd").exists())
         self._plan = Plan(None, None)
         self._waiters: list[tuple[MoveWaiter, Responder]] = []

@@ -20,7 +20,7 @@ class FakeClient:
 def _fencer(available: bool = True) -> tuple[StonithdFencer, FakeClient, list[tuple[str, bool]]]:
     client = FakeClient()
     results: list[tuple[str, bool]] = []
-    return StonithdFencer(client, lambda: available, timeout=30.0), client, results
+    return StonithdFencer(lambda: client, lambda: available, timeout=30.0), client, results
 
 
 def test_a_confirmed_reset_is_reported_ok() -> None:
