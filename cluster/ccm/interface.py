@@ -60,6 +60,10 @@ class MembershipConfig:
         return 10 * self.keepalive
 
     @property
+    def quiet_time(self) -> float:  # > the skew of two hbcomms' detections of one change
+        return 2 * self.keepalive
+
+    @property
     def round_gap(self) -> float:  # restarts during a change burst: at most 2 per keepalive
         return self.keepalive / 2
 
