@@ -430,7 +430,10 @@ class Membership:
                 self._mark_stale(now, "comm up")
 
     def _heard_change(self, now: float) -> None:
-        self._quiet_until = now + self.config.quiet_time
+        """hbcomm told us of a peer: hold our news for quiet_time from the first change
+        of a burst (a burst that goes on must not silence us)."""
+        if now >= self._quiet_until:
+            self._quiet_until = now + self.config.quiet_time
 
     def _view_broken(self) -> bool:
         """Does our reach call for a round?  Not when it lost only nodes outside our view,

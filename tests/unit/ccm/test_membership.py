@@ -281,3 +281,21 @@ def test_a_follower_that_cannot_hear_a_survivor_asks_for_a_round() -> None:
     assert "CcmJoin" in _kinds(net.sent)
     assert "b" not in net.view("c").members and "c" not in net.view("b").members
     assert net.view("a") in (net.view("b"), net.view("c"))
+
+
+def test_a_burst_of_hbcomm_news_holds_a_follower_for_quiet_time_only() -> None:
+    """c alone sees d die and e flap: it asks a for a round quiet_time after the first
+    change, however long the burst goes on (each change restarting the hold left a
+    churning cluster unsettled)."""
+    net = Net(["a", "b", "c", "d", "e"])
+    start_pair(net)
+    quiet = net.cores["c"].config.quiet_time
+    before = len(net.sent)
+    net.status("c", "d", "dead")
+    for _ in range(3):  # 1.5 quiet_time in all, a change every half
+        net.advance(quiet / 2)
+        net.status("c", "e", "dead")
+        net.status("c", "e", "up")
+    asked = [s for src, s in net.sent[before:] if src == "c"
+             and isinstance(s.message, CcmStateAnnounced) and s.message.waiting]
+    assert asked, "c never asked its leader for a round"
