@@ -4,9 +4,11 @@ Role: bookkeeping for :class:`cluster.ccm.membership.Membership` while this
 node coordinates.  :meth:`Rounds.open` numbers a round and builds its
 ``CcmJoin``; :meth:`Rounds.record` files each ``CcmJoinResult``;
 :meth:`Rounds.decide` turns the answers into groups and instances
-(``CcmViewDecided``); :meth:`Rounds.reported` judges whether a peer's
-announcement disagrees with the round under way or the last decision, which
-is what makes the coordinator open a new round.  Pure: no clock, no I/O.
+(``CcmViewDecided``); :meth:`Rounds.shrink` decides the last decision's
+group minus its dead without a round (:meth:`Rounds.shrinkable` says when);
+:meth:`Rounds.reported` judges whether a peer's announcement disagrees with
+the round under way or the last decision, which is what makes the
+coordinator open a new round.  Pure: no clock, no I/O.
 
 Instances (reference 6.1): a decision takes the highest instance any
 participant has seen, the coordinator included, and gives each new group the
