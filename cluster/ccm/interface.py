@@ -30,6 +30,8 @@ __all__ = ["MAX_INSTANCE", "CcmMessage", "Effect", "MembershipConfig", "MessageD
 
 CcmMessage = CcmStateAnnounced | CcmJoin | CcmJoinResult | CcmViewDecided
 
+_ANNOUNCE_FLOOR = 1.0  # seconds between periodic announcements at the least
+
 
 @dataclass(frozen=True, slots=True)
 class MembershipConfig:
@@ -56,8 +58,15 @@ class MembershipConfig:
         return 8 * self.keepalive
 
     @property
-    def announce_interval(self) -> float:  # repairs what a lost message broke
-        return 10 * self.keepalive
+    def announce_interval(self) -> float:
+        """Periodic announcements repair what a lost message broke.  hbcomm already
+        retransmits, so losses are rare: at short keepalives a second is soon enough,
+        and each announcement wakes every ccm it reaches (most of an idle ccm's CPU)."""
+        return max(10 * self.keepalive, _ANNOUNCE_FLOOR)
+
+    @property
+    def quiet_time(self) -> float:  # > the skew of two hbcomms' detections of one change
+        return 2 * self.keepalive
 
     @property
     def round_gap(self) -> float:  # restarts during a change burst: at most 2 per keepalive

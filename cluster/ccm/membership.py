@@ -29,14 +29,25 @@ open), WAITING (asked our leader for a round), FOLLOWING (answered a round).
   1`` (+2, ...), or keeps the one it already shares (:mod:`cluster.ccm.rounds`).
   A node adopts a group only from the round it accepted, never going back:
   instances only grow and are equal on every member.
+* Shrink: when members of a coordinator's last decision die and nothing
+  else changed, it decides the rest at once (``CcmViewDecided`` without a
+  round, :meth:`Rounds.shrink`): a follower takes it only from its leader,
+  the coordinator of its view, when it drops members only, it hears every
+  one left and the instance is new to it; otherwise it asks for a round.  A
+  death at N nodes costs N receptions, not the N^2 of everyone asking.
 * Requests: a node announces its state (``CcmStateAnnounced``: reach,
   leader, view, max instance, ``waiting``) on every change and every
-  ``announce_interval``.  A follower whose reach or leader changed, or that
-  was dropped, announces ``waiting`` until its leader's Join comes; a
-  coordinator opens a round when its candidates change or an announcement
-  disagrees with its last decision (a follower's reach or view, a member that
-  left, a mutually reachable node that would rather follow it).  Changes
-  during a round restart it, at most once per ``round_gap`` (no storms).
+  ``announce_interval``; a follower only to its leader (unless it follows
+  another than the lowest node it hears).  A follower whose view's members
+  or leader changed, or that was dropped, announces ``waiting`` until its
+  leader's Join comes; what hbcomm told it, it holds for ``quiet_time``
+  first, since its leader's hbcomm most likely saw the same and acts on it.
+  A coordinator opens a round when its candidates change or an announcement
+  disagrees with its last decision (a follower's reach among the nodes the
+  coordinator hears, or view; a member that left; a mutually reachable node
+  that would rather follow it); a member's report of a loss it has not seen
+  itself waits ``quiet_time`` for its own hbcomm.  Changes during a round
+  restart it, at most once per ``round_gap`` (no storms).
 * Convergence without flapping: a follower that waits ``wait_timeout`` in
   vain excludes its leader (a one-way cut) and follows the next; one with no
   decision within ``decision_timeout`` asks again; a FOLLOWING node sends
@@ -68,7 +79,7 @@ from cluster.ccm.interface import (
     problem,
 )
 from cluster.ccm.peers import Peers
-from cluster.ccm.rounds import Rounds
+from cluster.ccm.rounds import Decision, Rounds
 from cluster.ccm.views import Views, has_quorum
 
 __all__ = ["Membership", "Phase", "has_quorum"]
@@ -110,6 +121,11 @@ class Membership:
         self._deadline: float | None = None
         self._resend_at: float | None = None
         self._announce_at = now + config.announce_interval
+        self._quiet_until = now           # a follower holds hbcomm's news until then
+        self._held = False                # an announcement waits for _quiet_until
+        self._answered: tuple[str, ...] = ()  # the reach our last accepted answer told
+        self._proposal: tuple[str, ...] = ()  # the nodes of the round we follow
+        self._refused: str | None = None  # the last coordinator whose Join we refused
         self._hello = True                # our first announcement asks peers for theirs
         self._announced: tuple[object, ...] = ()  # what our last announcement said
         self._next_round_at = now
@@ -126,6 +142,8 @@ class Membership:
 
     def next_deadline(self) -> float:
         times = [self._announce_at, self._deadline, self._resend_at]
+        if self._held:
+            times.append(self._quiet_until)  # then say what the leader did not ask for
         if self._stale and self._comm_up and self.leader() == self.config.local:
             times.append(self._next_round_at)
         return min(t for t in times if t is not None)
@@ -136,7 +154,7 @@ class Membership:
         """A GetNodes result (at start, and whenever the shell reconciles)."""
         reach = frozenset(n for n, s in statuses.items()
                           if s in _REACHABLE and n != self.config.local)
-        if self._peers.set_reach(reach):
+        if self._peers.set_reach(reach):  # not quiet: no peer's hbcomm saw this with us
             self._mark_stale(now, "hbcomm snapshot")
         self._set_comm_up(comm_up, now)
         return self._finish(now, [])
@@ -150,7 +168,9 @@ class Membership:
             reach = self._peers.reach
             reach = reach | {node} if status in _REACHABLE else reach - {node}
             if self._peers.set_reach(reach):
-                self._mark_stale(now, f"node {node} {status}")
+                self._heard_change(now)
+                if self._view_broken():
+                    self._mark_stale(now, f"node {node} {status}")
         return self._finish(now, [])
 
     def received(self, src: str, msg: object, now: float) -> list[Effect]:
@@ -195,7 +215,7 @@ class Membership:
             else:
                 self._announce(now, out)
         if now >= self._announce_at:  # not in a round: a view about to change misleads
-            if self.phase in (Phase.LEADING, Phase.FOLLOWING):
+            if self.phase in (Phase.LEADING, Phase.FOLLOWING) or self._held:
                 self._announce_at = now + self.config.announce_interval
             else:
                 self._announce(now, out)
@@ -219,7 +239,12 @@ class Membership:
             rnd = self._rounds.current
             if msg.waiting and rnd is not None and src in rnd.missing:
                 out.append(Send(src, rnd.join))  # it waits for a Join: ours was lost
-            elif src in self._peers.reach and self._rounds.reported(src, msg, members):
+            elif src in self._peers.reach and self._rounds.reported(src, msg, members,
+                                                                        self._peers.reach):
+                if src in members and not self._peers.reach & set(members) <= set(msg.reach):
+                    # A member lost one we still hear: our hbcomm will likely follow.
+                    self._next_round_at = max(self._next_round_at,
+                                              now + self.config.quiet_time)
                 self._mark_stale(now, f"report from {src}")
         else:
             reply = reply or msg.leader == local  # it thinks we lead: tell it whom we follow
@@ -245,15 +270,19 @@ class Membership:
         self._peers.excluded.discard(src)  # it invites us
         leader = self.leader()
         if src != leader or src not in self._peers.reach:
+            self._refused = src  # should we follow it after all, it wants to hear at once
             out.append(Send(src, self._answer(msg.round, False, leader)))
             return
+        self._refused = None
         self._views.stale(now, f"round of {src}")
         self._rounds.abandon()
         self._rounds.forget()
         self._following = (src, msg.round)
         self._enter(Phase.FOLLOWING, now + self.config.decision_timeout)
         self._stale = False  # our answer carries everything we know
-        out.append(Send(src, self._answer(msg.round, True, leader)))
+        answer = self._answer(msg.round, True, leader)
+        self._answered, self._proposal = answer.reach, msg.proposal
+        out.append(Send(src, answer))
 
     def _on_decided(self, src: str, msg: CcmViewDecided, now: float) -> None:
         local = self.config.local
@@ -261,23 +290,44 @@ class Membership:
         if self.phase is Phase.FOLLOWING and self._following == (src, msg.round):
             if mine is None:
                 self._mark_stale(now, f"left out by {src}")
-            else:
-                self._adopt(mine, src, msg.round, now)
+            elif self._adopt(mine, src, msg.round, now):
+                self._announced = self._key(self._answered)  # the leader knows it all
             return
         view = self._views.current
-        if (self.phase is Phase.IDLE and view is not None and view.coordinator == src
-                and view.round != msg.round and mine is None):
-            self._mark_stale(now, f"dropped by {src}")
+        if view is None or view.coordinator != src or view.round == msg.round:
+            return
+        if mine is None:
+            if self.phase is Phase.IDLE:
+                self._mark_stale(now, f"dropped by {src}")
+        elif self._takes_shrink(src, mine, len(msg.groups)):
+            if self._adopt(mine, src, msg.round, now):
+                self._announced = self._key()  # just what its decision assumed
+        elif self.phase is Phase.IDLE:
+            self._mark_stale(now, f"cannot take {src}'s view without a round")
+
+    def _takes_shrink(self, src: str, mine: CcmGroup, groups: int) -> bool:
+        """A decision without a round (members died): ours to take when it comes from
+        our leader, only drops members of our view, and we hear every one left."""
+        view = self._views.current
+        waiting = self.phase is Phase.WAITING and self._waiting_on == src
+        return (groups == 1 and view is not None and src == self.leader()
+                and (self.phase is Phase.IDLE or waiting)
+                and set(mine.members) < set(view.members)
+                and set(mine.members) - {self.config.local} <= self._peers.reach
+                and mine.instance > self.max_instance)
 
     # -- coordinating ------------------------------------------------------
     def _decide(self, now: float, out: list[Effect]) -> None:
-        decision = self._rounds.decide(self._peers.reach, self._views.instance,
-                                       self._views.members, self.max_instance)
+        self._decided(self._rounds.decide(self._peers.reach, self._views.instance,
+                                          self._views.members, self.max_instance), now, out)
+
+    def _decided(self, decision: Decision, now: float, out: list[Effect]) -> None:
         self._peers.mute(decision.silent)
         self.max_instance = max(self.max_instance, decision.max_instance)
         if decision.message is not None:
             out.append(Send(None, decision.message))
-        self._enter(Phase.IDLE, None)
+        if self.phase is not Phase.IDLE:
+            self._enter(Phase.IDLE, None)
         self._adopt(decision.own, self.config.local, decision.number, now)
 
     def _advance_coordinator(self, now: float, out: list[Effect]) -> None:
@@ -301,6 +351,10 @@ class Membership:
             alone = self._views.members == (local,)  # then nothing changes
             instance = self._views.instance if alone else self.max_instance + 1
             self._adopt(CcmGroup(instance, (local,)), local, self._rounds.next_number(), now)
+        elif self.phase is Phase.IDLE and self._rounds.shrinkable(invited, self._views.instance):
+            # Members died, nothing else changed: decide the rest at once, no round.
+            self._stale = False
+            self._decided(self._rounds.shrink(invited, self.max_instance), now, out)
         elif now >= self._next_round_at:
             join = self._rounds.open(invited, self.max_instance)
             self._following = None
@@ -320,13 +374,13 @@ class Membership:
         if owner is not None and owner != leader:
             self._rounds.abandon()
             self._mark_stale(now, f"{leader} leads")
-        if self._stale:  # ask our leader for a round, then wait for its Join
+        if self._stale:  # ask our leader for a round (see _finish), then wait for its Join
             self._stale = False
             self._rounds.forget()
             self._waiting_on = leader
-            self._enter(Phase.WAITING, now + self.config.wait_timeout)
-            self._resend_at = now + self.config.wait_timeout / 2
-            self._announce(now, out)
+            start = max(now, self._quiet_until)
+            self._enter(Phase.WAITING, start + self.config.wait_timeout)
+            self._resend_at = start + self.config.wait_timeout / 2
 
     # -- the driver --------------------------------------------------------
     def _finish(self, now: float, out: list[Effect]) -> list[Effect]:
@@ -338,8 +392,17 @@ class Membership:
             self._advance_follower(leader, now, out)
         # Not while FOLLOWING: our answer told the leader, and a view about to change
         # would read as disagreement.  A higher max_instance alone waits for the next.
-        if self.phase is not Phase.FOLLOWING and self._key() != self._announced:
+        # A follower holds what hbcomm told it for quiet_time: its leader, a member of
+        # its view, most likely saw the same and asks everyone at once (N answers, not
+        # N^2).  A node joining has news of its own: it tells it at once.
+        changed = self.phase is not Phase.FOLLOWING and self._key() != self._announced
+        if (changed and now < self._quiet_until and leader != self._refused
+                and leader != self.config.local and leader in self._views.members):
+            self._held = True
+        elif changed:
             self._announce(now, out)
+        else:
+            self._held = False
         published = self._views.publish(now, self.config.total)
         if published is not None:
             out.append(published)
@@ -347,14 +410,15 @@ class Membership:
             self._views.settled()
         return out
 
-    def _adopt(self, group: CcmGroup, coordinator: str, number: int, now: float) -> None:
+    def _adopt(self, group: CcmGroup, coordinator: str, number: int, now: float) -> bool:
         if not self._views.adopt(group, coordinator, number):
             self._mark_stale(now, "decision older than our view")  # never go back
-            return
+            return False
         self.max_instance = max(self.max_instance, group.instance)
         self._following = None
         if self.phase is not Phase.IDLE:
             self._enter(Phase.IDLE, None)
+        return True
 
     # -- helpers -----------------------------------------------------------
     def _set_comm_up(self, comm_up: bool, now: float) -> None:
@@ -362,7 +426,24 @@ class Membership:
             self._comm_up = comm_up
             if comm_up:
                 self._views.formed = True
+                self._quiet_until = now  # our news, not our peers': say it at once
                 self._mark_stale(now, "comm up")
+
+    def _heard_change(self, now: float) -> None:
+        """hbcomm told us of a peer: hold our news for quiet_time from the first change
+        of a burst (a burst that goes on must not silence us)."""
+        if now >= self._quiet_until:
+            self._quiet_until = now + self.config.quiet_time
+
+    def _view_broken(self) -> bool:
+        """Does our reach call for a round?  Not when it lost only nodes outside our view,
+        or outside the round we answered: their death was decided before our hbcomm saw
+        it.  A coordinator always asks."""
+        view = self._views.current
+        if self.leader() == self.config.local or view is None:
+            return True
+        members = self._proposal if self.phase is Phase.FOLLOWING else view.members
+        return self._peers.reach != set(members) - {self.config.local}
 
     def _mark_stale(self, now: float, cause: str) -> None:
         self._stale = True
@@ -382,9 +463,25 @@ class Membership:
             max_instance=self.max_instance, waiting=self.phase is Phase.WAITING,
             reply_wanted=reply_wanted)
 
-    def _key(self) -> tuple[object, ...]:
+    def _key(self, reach: tuple[str, ...] | None = None) -> tuple[object, ...]:
+        """What an announcement must tell when it changes (`reach`: as of our answer).
+        An idle follower's reach beyond its view matters to nobody (a change there
+        that does makes it wait, and then it tells all)."""
         state = self._state(False)
-        return state.reach, state.leader, state.instance, state.members, state.waiting
+        reach = state.reach if reach is None else reach
+        if state.leader != self.config.local and self.phase is Phase.IDLE:
+            reach = tuple(n for n in reach if n in state.members or n == self.config.local)
+        return reach, state.leader, state.instance, state.members, state.waiting
+
+    def _audience(self) -> str | None:
+        """Whom our announcements are for: a follower's only to its leader (N messages
+        per change and per interval, not N^2), unless it just started (it asks everyone)
+        or follows other than the lowest reachable node (that one may want to know)."""
+        leader = self.leader()
+        if self._hello or leader == self.config.local or leader != min(
+                self._peers.reach | {self.config.local}):
+            return None
+        return leader
 
     def _answer(self, number: int, accepted: bool, leader: str) -> CcmJoinResult:
         state = self._state(False)
@@ -393,6 +490,7 @@ class Membership:
 
     def _announce(self, now: float, out: list[Effect]) -> None:
         self._announced = self._key()
-        out.append(Send(None, self._state(self._hello)))
+        self._held = False
+        out.append(Send(self._audience(), self._state(self._hello)))
         self._hello = False
         self._announce_at = now + self.config.announce_interval

@@ -4,9 +4,11 @@ Role: bookkeeping for :class:`cluster.ccm.membership.Membership` while this
 node coordinates.  :meth:`Rounds.open` numbers a round and builds its
 ``CcmJoin``; :meth:`Rounds.record` files each ``CcmJoinResult``;
 :meth:`Rounds.decide` turns the answers into groups and instances
-(``CcmViewDecided``); :meth:`Rounds.reported` judges whether a peer's
-announcement disagrees with the round under way or the last decision, which
-is what makes the coordinator open a new round.  Pure: no clock, no I/O.
+(``CcmViewDecided``); :meth:`Rounds.shrink` decides the last decision's
+group minus its dead without a round (:meth:`Rounds.shrinkable` says when);
+:meth:`Rounds.reported` judges whether a peer's announcement disagrees with
+the round under way or the last decision, which is what makes the
+coordinator open a new round.  Pure: no clock, no I/O.
 
 Instances (reference 6.1): a decision takes the highest instance any
 participant has seen, the coordinator included, and gives each new group the
@@ -96,23 +98,30 @@ class Rounds:
         rnd.answers[src] = answer
         return True
 
-    def reported(self, src: str, msg: CcmStateAnnounced, members: tuple[str, ...]) -> bool:
-        """Does `src`'s announcement call for a new round?  `members`: our view."""
+    def reported(self, src: str, msg: CcmStateAnnounced, members: tuple[str, ...],
+                 reach: frozenset[str]) -> bool:
+        """Does `src`'s announcement call for a new round?  `members`: our view; `reach`:
+        the peers we hear.  Of a peer's reach only the nodes we hear matter: no
+        round of ours can include the others (nor should one follow their death)."""
+        known = reach | {self.local}
         rnd = self.current
         if rnd is not None:
             answer = rnd.answers.get(src)
             if answer is None:  # its answer, when it comes, carries the news
-                return src not in rnd.proposal and self._wants(src, msg, members)
+                return src not in rnd.proposal and self._wants(src, msg, members, known)
             if answer.accepted:
                 return (msg.leader != self.local or msg.waiting
-                        or set(msg.reach) != set(answer.reach))
+                        or known.intersection(msg.reach) != known.intersection(answer.reach))
             return msg.leader == self.local
         left = src in members and msg.leader != self.local
-        return left or self._wants(src, msg, members)
+        return left or self._wants(src, msg, members, known)
 
-    def _wants(self, src: str, msg: CcmStateAnnounced, members: tuple[str, ...]) -> bool:
+    def _wants(self, src: str, msg: CcmStateAnnounced, members: tuple[str, ...],
+               known: frozenset[str]) -> bool:
         if msg.leader == self.local:
-            return msg.waiting or self._assigned.get(src) != (msg.instance, frozenset(msg.reach))
+            assigned = self._assigned.get(src)
+            return msg.waiting or assigned is None or assigned[0] != msg.instance or (
+                known & assigned[1] != known.intersection(msg.reach))
         # Mutually reachable, outside our view, and it would follow us if invited
         # (it excluded us after a timeout, or a lost message kept it out).
         return self.local in msg.reach and self.local < msg.leader and src not in members
@@ -132,6 +141,24 @@ class Rounds:
         if last is not None and all(0 < instance <= last for instance, _ in views):
             return last
         return None
+
+    def shrinkable(self, survivors: frozenset[str], instance: int) -> bool:
+        """May our group of `instance` lose members without a round?  Yes when each of
+        `survivors` took part in our last decision of it and reported them all: a death
+        then asks nothing new of anyone (each checks its own reach when it adopts)."""
+        if self.current is not None or len(survivors) < 2:
+            return False
+        group = {n for n, (inst, _) in self._assigned.items() if inst == instance}
+        return survivors < group and all(survivors <= self._assigned[n][1] for n in survivors)
+
+    def shrink(self, survivors: frozenset[str], max_instance: int) -> Decision:
+        """Decide our group minus the dead (see :meth:`shrinkable`) as a new instance."""
+        group = CcmGroup(max_instance + 1, tuple(sorted(survivors)))
+        self._assigned = {n: (group.instance, self._assigned[n][1]) for n in group.members}
+        self._groups = {group.members: group.instance}
+        number = self.next_number()
+        return Decision(number, group, CcmViewDecided(number, (group,), group.instance),
+                        frozenset(), group.instance)
 
     def decide(self, reach: frozenset[str], own_instance: int, own_members: tuple[str, ...],
                max_instance: int) -> Decision:

@@ -110,7 +110,7 @@ class CcmService:
     def _on_event(self, _topic: str, msg: Any) -> None:
         now = self._loop.clock()
         if isinstance(msg, NodeStatusChanged):
-            trace.mark("ccm.event", f"{msg.node} {msg.status}")
+            trace.mark("ccm.event", f"{msg.node} {msg.status} at {self._ctx.node}")
             self._order.saw_event(msg.generation, msg.seq)
             self._apply(self.core.node_status(msg.node, msg.status, now))
         elif isinstance(msg, ClusterMessage) and msg.mtype == MTYPE:
@@ -119,6 +119,7 @@ class CcmService:
             except codec.CodecError as err:
                 self._apply([MessageDropped(msg.src, str(err))])
                 return
+            trace.mark("ccm.recv", f"{type(decoded).__name__} {msg.src} at {self._ctx.node}")
             self._apply(self.core.received(msg.src, decoded, now))
 
     def _reconcile(self) -> None:
@@ -159,10 +160,12 @@ class CcmService:
                           self._state_file, err.strerror)
         for effect in effects:
             if isinstance(effect, Send):
+                trace.mark("ccm.send", f"{type(effect.message).__name__} {effect.dest or '*'} "
+                                       f"at {self._ctx.node}")
                 request = SendToCluster(MTYPE, codec.encode(effect.message), effect.dest)
                 self._hbcomm.call(request, _REQUEST_TIMEOUT, self._on_sent)
             elif isinstance(effect, ViewPublished):
-                trace.mark("ccm.view", str(effect.view.instance))
+                trace.mark("ccm.view", f"{effect.view.instance} at {self._ctx.node}")
                 self.publisher.publish("view", effect.view)
                 self._log_view(effect)
             else:

@@ -50,7 +50,8 @@ class GetView:
 @message
 @dataclass(frozen=True, slots=True)
 class CcmStateAnnounced:
-    """A ccm's state, broadcast on every change and every announce interval.
+    """A ccm's state, on every change and every announce interval: a follower's to
+    its leader, a coordinator's (or a ccm that just started) to every node.
 
     `leader` is the node this ccm wants to coordinate its membership (the
     lowest name it can follow); `instance`/`members` its current view
@@ -104,7 +105,8 @@ class CcmGroup:
 @message
 @dataclass(frozen=True, slots=True)
 class CcmViewDecided:
-    """The coordinator's decision for a round: every participant is in one group."""
+    """The coordinator's decision for a round: every participant is in one group.
+    Also without a round, when members of its last decision died: one group, the rest."""
 
     round: int
     groups: tuple[CcmGroup, ...]

@@ -51,6 +51,7 @@ class ClusterSim:
         self.history: dict[str, list[ViewChanged]] = {n: [] for n in self.names}
         self.published: list[ViewPublished] = []
         self.sent = 0
+        self.delivered = 0  # messages a core received (a broadcast: one per receiver)
         self._queue: list[_Event] = []
         self._seq = itertools.count()
         self._fifo: dict[tuple[str, str], float] = {}
@@ -150,6 +151,7 @@ class ClusterSim:
             status = "active" if event.src in self.hears[dst] else "dead"
             self._apply(dst, core.node_status(event.src, status, self.now))
         elif event.src in self.hears[dst]:  # hbcomm delivers only what it hears
+            self.delivered += 1
             self._apply(dst, core.received(event.src, codec.decode(event.payload), self.now))
 
     def run(self, duration: float) -> None:

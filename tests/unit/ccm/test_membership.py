@@ -238,3 +238,64 @@ def test_comm_up_is_this_node_turning_active() -> None:
     assert not core.view.formed
     core.node_status("alice", "active", 1.0)
     assert core.view == ViewChanged(1, ("alice",), True, "alice", formed=True)
+
+
+def _kinds(sent: list[tuple[str, Send]]) -> list[str]:
+    return [type(send.message).__name__ for _, send in sent]
+
+
+def test_a_members_death_is_decided_without_a_round() -> None:
+    """The coordinator of the last view decides the rest at once; followers that saw the
+    death first hold their news (its hbcomm saw it too) and send nothing."""
+    net = Net(["a", "b", "c", "d"])
+    start_pair(net)
+    first = net.view("a")
+    assert first.members == ("a", "b", "c", "d")
+    before = len(net.sent)
+    net.down.add("d")
+    for name in ("c", "b", "a"):  # the coordinator last: its followers hold their news
+        net.status(name, "d", "dead")
+    net.pump()
+    assert net.view("a") == net.view("b") == net.view("c")
+    assert net.view("a").members == ("a", "b", "c") and net.view("a").instance > first.instance
+    assert _kinds(net.sent[before:]) == ["CcmViewDecided", "CcmStateAnnounced"]
+    assert all(src == "a" for src, _ in net.sent[before:])
+    net.advance(3 * KEEPALIVE)  # past the hold: nothing left to say but the periodic
+    assert "CcmJoin" not in _kinds(net.sent[before:])
+
+
+def test_a_follower_that_cannot_hear_a_survivor_asks_for_a_round() -> None:
+    """c stopped hearing b just before d died: it does not take {a, b, c} as is."""
+    net = Net(["a", "b", "c", "d"])
+    start_pair(net)
+    net.down.add("d")
+    net.status("c", "b", "dead")  # held: a's hbcomm may see it too
+    for name in ("b", "a"):
+        net.status(name, "d", "dead")
+    net.pump()
+    assert net.view("a").members == ("a", "b", "c")  # a and b took it
+    assert net.view("c").members == ("a", "b", "c", "d")  # c did not
+    net.status("c", "d", "dead")
+    net.advance(6 * KEEPALIVE)  # c asks (after holding), a waits for its own hbcomm
+    # as long, then opens a round: b and c are no clique
+    assert "CcmJoin" in _kinds(net.sent)
+    assert "b" not in net.view("c").members and "c" not in net.view("b").members
+    assert net.view("a") in (net.view("b"), net.view("c"))
+
+
+def test_a_burst_of_hbcomm_news_holds_a_follower_for_quiet_time_only() -> None:
+    """c alone sees d die and e flap: it asks a for a round quiet_time after the first
+    change, however long the burst goes on (each change restarting the hold left a
+    churning cluster unsettled)."""
+    net = Net(["a", "b", "c", "d", "e"])
+    start_pair(net)
+    quiet = net.cores["c"].config.quiet_time
+    before = len(net.sent)
+    net.status("c", "d", "dead")
+    for _ in range(3):  # 1.5 quiet_time in all, a change every half
+        net.advance(quiet / 2)
+        net.status("c", "e", "dead")
+        net.status("c", "e", "up")
+    asked = [s for src, s in net.sent[before:] if src == "c"
+             and isinstance(s.message, CcmStateAnnounced) and s.message.waiting]
+    assert asked, "c never asked its leader for a round"

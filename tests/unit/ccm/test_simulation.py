@@ -179,3 +179,27 @@ def test_a_stable_cluster_is_quiet() -> None:
     sim.run(100.0)
     assert len(sim.published) == views
     assert sim.sent - sent <= 5 * (100 // 10 + 1)
+
+
+@pytest.mark.parametrize("victim", ["node1", "node7", "node32"])
+def test_one_death_in_32_costs_messages_linear_in_n(victim: str) -> None:
+    """A death every survivor's hbcomm sees: the leader asks, each answers, it decides.
+    Every follower announcing it to every peer (and again once decided) is N^2:
+    some 2000 receptions here, each a wake-up of a ccm on a shared box."""
+    count = 32
+    sim = started(count, keepalive=0.1, skew=0.03)
+    before = sim.delivered
+    sim.kill(victim)
+    sim.run(1.0)  # ten keepalives: agreed by then, and one periodic announcement each
+    assert sim.delivered - before <= 8 * count
+    sim.check()
+    assert sim.groups() == groups([n for n in names(count) if n != victim])
+
+
+def test_idle_announcements_go_to_the_leader() -> None:
+    """Followers tell their state to their leader only: N receptions per interval, not N^2."""
+    count = 32
+    sim = started(count, keepalive=0.1)
+    before = sim.delivered
+    sim.run(10.0)  # ten announce intervals
+    assert sim.delivered - before <= 10 * 3 * count
