@@ -9,8 +9,8 @@ CLOCK_MONOTONIC is system-wide (the same in every network namespace), so
 lines from hbcomm, ccm and crmd of one node, and a probe's timestamps
 (``time.monotonic()``), merge into one timeline.  Each line is one
 ``write`` on an ``O_APPEND`` descriptor, so writers never interleave within
-a line.  Without the variable, :func:`mark` is a single ``None`` test: it may
-sit on the hot path.  Steps are named ``<daemon>.<what>``.
+a line.  Without the variable, :func:`mark` is two tests: it may sit on the
+hot path.  Steps are named ``<daemon>.<what>``.
 """
 
 from __future__ import annotations
@@ -35,13 +35,30 @@ def _open() -> int | None:
         return None  # tracing is a diagnostic: never stop a daemon for it
 
 
-_fd = _open()
+# Opened on the first mark, not at import: cluster-mcp's process template imports
+# this module, and the daemons it forks close every inherited descriptor and take
+# their own environment before they run.
+_fd: int | None = None
+_looked = False
+
+
+def _forget() -> None:
+    global _fd, _looked
+    _fd, _looked = None, False
+
+
+os.register_at_fork(after_in_child=_forget)
 
 
 def mark(step: str, detail: str = "") -> None:
     """Record that `step` happens now (no-op unless tracing is on)."""
+    global _fd, _looked
     if _fd is None:
-        return
+        if _looked:
+            return
+        _fd, _looked = _open(), True
+        if _fd is None:
+            return
     line = f"{time.clock_gettime_ns(time.CLOCK_MONOTONIC)} {step} {detail}\n"
     with contextlib.suppress(OSError):  # a full disk must not stop a daemon
         os.write(_fd, line.encode())
