@@ -36,6 +36,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 
+from cluster.mcp.child import describe_status
 from cluster.mcp.children import ChildSpec
 from cluster.mcp.template import (
     MAX_MESSAGE,
@@ -75,10 +76,6 @@ def become_subreaper() -> bool:
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (AttributeError, OSError):
         return False
-
-
-def _status(code: int) -> str:
-    return f"exited with status {code}" if code >= 0 else f"was killed by signal {-code}"
 
 
 class Template:
@@ -195,11 +192,9 @@ def _user_kwargs(user: str) -> dict[str, object]:
 class Spawner:
     """Starts children (template or exec) and reaps every child of cluster-mcp."""
 
-    def __init__(self, template: Template | None = None, modules: Sequence[str] = (),
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, template: Template | None = None, modules: Sequence[str] = ()) -> None:
         self._template = template
         self._modules = tuple(modules)
-        self._env = env
         self._failures = 0
         self._popen: dict[int, subprocess.Popen[bytes]] = {}
         self._old: list[Template] = []  # closed templates not reaped yet
@@ -219,7 +214,7 @@ class Spawner:
                 return pid
         proc = subprocess.Popen(
             spec.argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console,
-            process_group=0, env=self._env, close_fds=True,
+            process_group=0, close_fds=True,
             **_user_kwargs(spec.user))  # type: ignore[call-overload]
         self._popen[proc.pid] = proc
         return int(proc.pid)
@@ -232,9 +227,8 @@ class Spawner:
             template = self._replace_template()
             if template is None:
                 return None
-        env = dict(os.environ) if self._env is None else dict(self._env)
         try:
-            pid = template.spawn(spec.argv, env, console)
+            pid = template.spawn(spec.argv, os.environ, console)
         except TemplateUnusable as why:
             if why.failure:
                 self._failures += 1
@@ -319,7 +313,7 @@ class Spawner:
         if not self._closing:
             self._failures += 1
             log.warning("process template (pid %d) %s; a new one starts with the next daemon",
-                        pid, _status(code))
+                        pid, describe_status(code))
         return True
 
     def close(self) -> None:
